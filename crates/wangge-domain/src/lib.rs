@@ -1,0 +1,15 @@
+//! The wangge domain: regions and their codes, the case category catalogue, cases and their
+//! timeline, roles. Pure: no HTTP, no SQL, no files — storage and transport are adapters around it.
+
+pub mod case;
+pub mod category;
+pub mod position;
+pub mod region;
+pub mod role;
+pub mod unit;
+
+/// A new identifier that needs no central sequence (UUIDv7: time-ordered, random tail), so two
+/// servers of a distributed deployment never hand out the same id.
+pub fn new_id() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}

@@ -1,0 +1,514 @@
+//! The two implementations of [`Store`]. Their method bodies are generated once by `store_impl!`
+//! so that SQLite and PostgreSQL run the same statements.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row};
+use uuid::Uuid;
+
+use crate::{
+    CaseEventRow, CaseRow, CategoryRow, RegionChange, RegionRow, Result, Store, StoreError,
+    UnitRow, UserRow,
+};
+
+/// Rows per multi-row INSERT: keeps every statement under SQLite's 32,766 and PostgreSQL's
+/// 65,535 bound-parameter limits.
+const BATCH: usize = 500;
+
+/// SQLite: one writer connection (SQLite serialises writers anyway; one connection avoids
+/// SQLITE_BUSY storms) and a small pool of readers, in WAL mode so readers never block the writer.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file and applies pending migrations.
+    pub async fn open(path_or_url: &str) -> Result<Self> {
+        let options = if path_or_url.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(path_or_url)?
+        } else {
+            SqliteConnectOptions::new().filename(path_or_url)
+        }
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // NORMAL in WAL mode: a committed transaction survives a crash of the process (kill -9);
+        // only a power cut may lose the last few.
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore { write, read })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    write: PgPool,
+    read: PgPool,
+}
+
+impl PgStore {
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(PgStore {
+            write: pool.clone(),
+            read: pool,
+        })
+    }
+}
+
+fn conflict(what: &'static str, key: String) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict { what, key },
+        _ => StoreError::Database(e),
+    }
+}
+
+macro_rules! store_impl {
+    ($store:ty, $row:ty) => {
+        impl $store {
+            fn region(row: &$row) -> Result<RegionRow> {
+                Ok(RegionRow {
+                    id: row.try_get("id")?,
+                    code: row.try_get("code")?,
+                    name: row.try_get("name")?,
+                    level: row.try_get("level")?,
+                    parent_code: row.try_get("parent_code")?,
+                    area_class: row.try_get("area_class")?,
+                    geometry: row.try_get("geometry")?,
+                    area_m2: row.try_get("area_m2")?,
+                    source_crs: row.try_get("source_crs")?,
+                    valid_from: row.try_get("valid_from")?,
+                    valid_to: row.try_get("valid_to")?,
+                })
+            }
+
+            fn category_row(row: &$row) -> Result<CategoryRow> {
+                Ok(CategoryRow {
+                    kind: row.try_get("kind")?,
+                    code: row.try_get("code")?,
+                    class_code: row.try_get("class_code")?,
+                    class_name: row.try_get("class_name")?,
+                    name: row.try_get("name")?,
+                    registration_standard: row.try_get("registration_standard")?,
+                    closing_standard: row.try_get("closing_standard")?,
+                    deadline_amount: row.try_get("deadline_amount")?,
+                    deadline_type: row.try_get("deadline_type")?,
+                    active: row.try_get("active")?,
+                })
+            }
+
+            fn user_row(row: &$row) -> Result<UserRow> {
+                Ok(UserRow {
+                    id: row.try_get("id")?,
+                    username: row.try_get("username")?,
+                    display_name: row.try_get("display_name")?,
+                    role: row.try_get("role")?,
+                    region_code: row.try_get("region_code")?,
+                    unit_id: row.try_get("unit_id")?,
+                    password_hash: row.try_get("password_hash")?,
+                    active: row.try_get("active")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            }
+
+            fn case_row(row: &$row) -> Result<CaseRow> {
+                Ok(CaseRow {
+                    district_code: row.try_get("district_code")?,
+                    id: row.try_get("id")?,
+                    category_kind: row.try_get("category_kind")?,
+                    category_code: row.try_get("category_code")?,
+                    description: row.try_get("description")?,
+                    address: row.try_get("address")?,
+                    lon: row.try_get("lon")?,
+                    lat: row.try_get("lat")?,
+                    grid_code: row.try_get("grid_code")?,
+                    community_code: row.try_get("community_code")?,
+                    street_code: row.try_get("street_code")?,
+                    source: row.try_get("source")?,
+                    external_id: row.try_get("external_id")?,
+                    state: row.try_get("state")?,
+                    version: row.try_get("version")?,
+                    reported_at: row.try_get("reported_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            }
+
+            fn event_row(row: &$row) -> Result<CaseEventRow> {
+                Ok(CaseEventRow {
+                    district_code: row.try_get("district_code")?,
+                    case_id: row.try_get("case_id")?,
+                    seq: row.try_get("seq")?,
+                    action: row.try_get("action")?,
+                    actor: row.try_get("actor")?,
+                    role: row.try_get("role")?,
+                    at: row.try_get("at")?,
+                    from_state: row.try_get("from_state")?,
+                    to_state: row.try_get("to_state")?,
+                    payload: row.try_get("payload")?,
+                })
+            }
+        }
+
+        impl Store for $store {
+            async fn is_empty(&self) -> Result<bool> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM regions")
+                    .fetch_one(&self.read)
+                    .await?;
+                Ok(n == 0)
+            }
+
+            async fn apply_region_change(&self, change: &RegionChange) -> Result<()> {
+                let mut tx = self.write.begin().await?;
+                for code in &change.retire {
+                    sqlx::query("UPDATE regions SET valid_to = $1 WHERE code = $2 AND valid_to IS NULL")
+                        .bind(change.at)
+                        .bind(code)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for chunk in change.insert.chunks(BATCH) {
+                    let mut qb = QueryBuilder::new(
+                        "INSERT INTO regions (id, code, name, level, parent_code, area_class, geometry, area_m2, source_crs, valid_from, valid_to) ",
+                    );
+                    qb.push_values(chunk, |mut b, r| {
+                        b.push_bind(r.id)
+                            .push_bind(&r.code)
+                            .push_bind(&r.name)
+                            .push_bind(&r.level)
+                            .push_bind(&r.parent_code)
+                            .push_bind(&r.area_class)
+                            .push_bind(&r.geometry)
+                            .push_bind(r.area_m2)
+                            .push_bind(&r.source_crs)
+                            .push_bind(r.valid_from)
+                            .push_bind(r.valid_to);
+                    });
+                    let key = chunk.first().map(|r| r.code.clone()).unwrap_or_default();
+                    qb.build()
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(conflict("current region", key))?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn current_regions(
+                &self,
+                level: Option<&str>,
+                parent: Option<&str>,
+            ) -> Result<Vec<RegionRow>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM regions WHERE valid_to IS NULL \
+                     AND ($1 IS NULL OR level = $1) AND ($2 IS NULL OR parent_code = $2) ORDER BY code",
+                )
+                .bind(level)
+                .bind(parent)
+                .fetch_all(&self.read)
+                .await?;
+                rows.iter().map(Self::region).collect()
+            }
+
+            async fn current_region(&self, code: &str) -> Result<Option<RegionRow>> {
+                let row = sqlx::query("SELECT * FROM regions WHERE code = $1 AND valid_to IS NULL")
+                    .bind(code)
+                    .fetch_optional(&self.read)
+                    .await?;
+                row.as_ref().map(Self::region).transpose()
+            }
+
+            async fn region_history(&self, code: &str) -> Result<Vec<RegionRow>> {
+                let rows = sqlx::query("SELECT * FROM regions WHERE code = $1 ORDER BY valid_from")
+                    .bind(code)
+                    .fetch_all(&self.read)
+                    .await?;
+                rows.iter().map(Self::region).collect()
+            }
+
+            async fn upsert_categories(&self, rows: &[CategoryRow]) -> Result<()> {
+                let mut tx = self.write.begin().await?;
+                for chunk in rows.chunks(BATCH) {
+                    let mut qb = QueryBuilder::new(
+                        "INSERT INTO categories (kind, code, class_code, class_name, name, registration_standard, closing_standard, deadline_amount, deadline_type, active) ",
+                    );
+                    qb.push_values(chunk, |mut b, c| {
+                        b.push_bind(&c.kind)
+                            .push_bind(&c.code)
+                            .push_bind(&c.class_code)
+                            .push_bind(&c.class_name)
+                            .push_bind(&c.name)
+                            .push_bind(&c.registration_standard)
+                            .push_bind(&c.closing_standard)
+                            .push_bind(c.deadline_amount)
+                            .push_bind(&c.deadline_type)
+                            .push_bind(c.active);
+                    });
+                    qb.push(
+                        " ON CONFLICT (kind, code) DO UPDATE SET class_code = excluded.class_code, \
+                         class_name = excluded.class_name, name = excluded.name, \
+                         registration_standard = excluded.registration_standard, \
+                         closing_standard = excluded.closing_standard, \
+                         deadline_amount = excluded.deadline_amount, \
+                         deadline_type = excluded.deadline_type, active = excluded.active",
+                    );
+                    qb.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn categories(&self) -> Result<Vec<CategoryRow>> {
+                let rows = sqlx::query("SELECT * FROM categories ORDER BY kind, code")
+                    .fetch_all(&self.read)
+                    .await?;
+                rows.iter().map(Self::category_row).collect()
+            }
+
+            async fn category(&self, kind: &str, code: &str) -> Result<Option<CategoryRow>> {
+                let row = sqlx::query("SELECT * FROM categories WHERE kind = $1 AND code = $2")
+                    .bind(kind)
+                    .bind(code)
+                    .fetch_optional(&self.read)
+                    .await?;
+                row.as_ref().map(Self::category_row).transpose()
+            }
+
+            async fn insert_units(&self, rows: &[UnitRow]) -> Result<()> {
+                let mut tx = self.write.begin().await?;
+                for u in rows {
+                    sqlx::query(
+                        "INSERT INTO units (id, code, name, kind, district_code, active) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(u.id)
+                    .bind(&u.code)
+                    .bind(&u.name)
+                    .bind(&u.kind)
+                    .bind(&u.district_code)
+                    .bind(u.active)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict("unit", u.code.clone()))?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn units(&self) -> Result<Vec<UnitRow>> {
+                let rows = sqlx::query("SELECT * FROM units ORDER BY code")
+                    .fetch_all(&self.read)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(UnitRow {
+                            id: row.try_get("id")?,
+                            code: row.try_get("code")?,
+                            name: row.try_get("name")?,
+                            kind: row.try_get("kind")?,
+                            district_code: row.try_get("district_code")?,
+                            active: row.try_get("active")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn insert_users(&self, rows: &[UserRow]) -> Result<()> {
+                let mut tx = self.write.begin().await?;
+                for u in rows {
+                    sqlx::query(
+                        "INSERT INTO users (id, username, display_name, role, region_code, unit_id, password_hash, active, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(u.id)
+                    .bind(&u.username)
+                    .bind(&u.display_name)
+                    .bind(&u.role)
+                    .bind(&u.region_code)
+                    .bind(u.unit_id)
+                    .bind(&u.password_hash)
+                    .bind(u.active)
+                    .bind(u.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict("user", u.username.clone()))?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>> {
+                let row = sqlx::query("SELECT * FROM users WHERE username = $1")
+                    .bind(username)
+                    .fetch_optional(&self.read)
+                    .await?;
+                row.as_ref().map(Self::user_row).transpose()
+            }
+
+            async fn users(&self) -> Result<Vec<UserRow>> {
+                let rows = sqlx::query("SELECT * FROM users ORDER BY username")
+                    .fetch_all(&self.read)
+                    .await?;
+                rows.iter().map(Self::user_row).collect()
+            }
+
+            async fn create_case(&self, c: &CaseRow, first: &CaseEventRow) -> Result<()> {
+                let mut tx = self.write.begin().await?;
+                sqlx::query(
+                    "INSERT INTO cases (district_code, id, category_kind, category_code, description, address, lon, lat, \
+                     grid_code, community_code, street_code, source, external_id, state, version, reported_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                )
+                .bind(&c.district_code)
+                .bind(c.id)
+                .bind(&c.category_kind)
+                .bind(&c.category_code)
+                .bind(&c.description)
+                .bind(&c.address)
+                .bind(c.lon)
+                .bind(c.lat)
+                .bind(&c.grid_code)
+                .bind(&c.community_code)
+                .bind(&c.street_code)
+                .bind(&c.source)
+                .bind(&c.external_id)
+                .bind(&c.state)
+                .bind(c.version)
+                .bind(c.reported_at)
+                .bind(c.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict(
+                    "case from this source with external id",
+                    c.external_id.clone().unwrap_or_default(),
+                ))?;
+                sqlx::query(
+                    "INSERT INTO case_events (district_code, case_id, seq, action, actor, role, at, from_state, to_state, payload) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&first.district_code)
+                .bind(first.case_id)
+                .bind(first.seq)
+                .bind(&first.action)
+                .bind(&first.actor)
+                .bind(&first.role)
+                .bind(first.at)
+                .bind(&first.from_state)
+                .bind(&first.to_state)
+                .bind(&first.payload)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn case(&self, id: Uuid) -> Result<Option<CaseRow>> {
+                let row = sqlx::query("SELECT * FROM cases WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.read)
+                    .await?;
+                row.as_ref().map(Self::case_row).transpose()
+            }
+
+            async fn case_events(&self, district_code: &str, id: Uuid) -> Result<Vec<CaseEventRow>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM case_events WHERE district_code = $1 AND case_id = $2 ORDER BY seq",
+                )
+                .bind(district_code)
+                .bind(id)
+                .fetch_all(&self.read)
+                .await?;
+                rows.iter().map(Self::event_row).collect()
+            }
+
+            async fn count_cases(&self) -> Result<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM cases")
+                    .fetch_one(&self.read)
+                    .await?)
+            }
+        }
+    };
+}
+
+store_impl!(SqliteStore, sqlx::sqlite::SqliteRow);
+store_impl!(PgStore, sqlx::postgres::PgRow);
+
+/// The store chosen at run time from a path or URL.
+#[derive(Clone, Debug)]
+pub enum AnyStore {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl AnyStore {
+    /// `postgres://…` or `postgresql://…` opens PostgreSQL; `sqlite:…` or a plain file path opens SQLite.
+    pub async fn open(target: &str) -> Result<Self> {
+        if target.starts_with("postgres://") || target.starts_with("postgresql://") {
+            Ok(AnyStore::Postgres(PgStore::open(target).await?))
+        } else if target.contains("://") && !target.starts_with("sqlite:") {
+            Err(StoreError::BadUrl(target.to_owned()))
+        } else {
+            Ok(AnyStore::Sqlite(SqliteStore::open(target).await?))
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            AnyStore::Sqlite(_) => "sqlite",
+            AnyStore::Postgres(_) => "postgres",
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($( async fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )*) => {
+        impl Store for AnyStore {
+            $( async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                match self {
+                    AnyStore::Sqlite(s) => s.$name($($arg),*).await,
+                    AnyStore::Postgres(s) => s.$name($($arg),*).await,
+                }
+            } )*
+        }
+    };
+}
+
+delegate! {
+    async fn is_empty(&self) -> Result<bool>;
+    async fn apply_region_change(&self, change: &RegionChange) -> Result<()>;
+    async fn current_regions(&self, level: Option<&str>, parent: Option<&str>) -> Result<Vec<RegionRow>>;
+    async fn current_region(&self, code: &str) -> Result<Option<RegionRow>>;
+    async fn region_history(&self, code: &str) -> Result<Vec<RegionRow>>;
+    async fn upsert_categories(&self, rows: &[CategoryRow]) -> Result<()>;
+    async fn categories(&self) -> Result<Vec<CategoryRow>>;
+    async fn category(&self, kind: &str, code: &str) -> Result<Option<CategoryRow>>;
+    async fn insert_units(&self, rows: &[UnitRow]) -> Result<()>;
+    async fn units(&self) -> Result<Vec<UnitRow>>;
+    async fn insert_users(&self, rows: &[UserRow]) -> Result<()>;
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>>;
+    async fn users(&self) -> Result<Vec<UserRow>>;
+    async fn create_case(&self, case: &CaseRow, first: &CaseEventRow) -> Result<()>;
+    async fn case(&self, id: Uuid) -> Result<Option<CaseRow>>;
+    async fn case_events(&self, district_code: &str, id: Uuid) -> Result<Vec<CaseEventRow>>;
+    async fn count_cases(&self) -> Result<i64>;
+}

@@ -1,0 +1,107 @@
+//! Storage for wangge: the [`Store`] contract, its row types, and two implementations with the
+//! same behaviour — SQLite (a file, the default) and PostgreSQL (by `postgres://` URL). Each has
+//! its own versioned migrations, applied when a store is opened.
+//!
+//! Both implementations run the same SQL text (positional `$n` parameters, which SQLite accepts
+//! too), generated once by the `store_impl!` macro, so they cannot drift apart.
+
+mod backend;
+mod rows;
+
+pub use backend::{AnyStore, PgStore, SqliteStore};
+pub use rows::*;
+
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+use uuid::Uuid;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("a {what} with key '{key}' exists already")]
+    Conflict { what: &'static str, key: String },
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL '{0}': give a file path, sqlite://… or postgres://…")]
+    BadUrl(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A change to the region tree, applied atomically: `retire` closes current versions
+/// (valid_to = `at`), then `insert` adds new current versions valid from `at`.
+#[derive(Debug, Clone)]
+pub struct RegionChange {
+    pub at: DateTime<Utc>,
+    pub retire: Vec<String>,
+    pub insert: Vec<RegionRow>,
+}
+
+/// The storage contract. Every method is one transaction: it either happens whole or not at all.
+#[allow(async_fn_in_trait)]
+pub trait Store {
+    /// True when the database holds no regions yet (a fresh database).
+    async fn is_empty(&self) -> Result<bool>;
+
+    async fn apply_region_change(&self, change: &RegionChange) -> Result<()>;
+    /// Current regions, optionally of one level and/or one parent.
+    async fn current_regions(
+        &self,
+        level: Option<&str>,
+        parent: Option<&str>,
+    ) -> Result<Vec<RegionRow>>;
+    async fn current_region(&self, code: &str) -> Result<Option<RegionRow>>;
+    /// Every version of a region, oldest first.
+    async fn region_history(&self, code: &str) -> Result<Vec<RegionRow>>;
+
+    async fn upsert_categories(&self, rows: &[CategoryRow]) -> Result<()>;
+    async fn categories(&self) -> Result<Vec<CategoryRow>>;
+    async fn category(&self, kind: &str, code: &str) -> Result<Option<CategoryRow>>;
+
+    async fn insert_units(&self, rows: &[UnitRow]) -> Result<()>;
+    async fn units(&self) -> Result<Vec<UnitRow>>;
+
+    async fn insert_users(&self, rows: &[UserRow]) -> Result<()>;
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>>;
+    async fn users(&self) -> Result<Vec<UserRow>>;
+
+    /// Stores a new case with the first event of its timeline.
+    async fn create_case(&self, case: &CaseRow, first: &CaseEventRow) -> Result<()>;
+    async fn case(&self, id: Uuid) -> Result<Option<CaseRow>>;
+    async fn case_events(&self, district_code: &str, id: Uuid) -> Result<Vec<CaseEventRow>>;
+    async fn count_cases(&self) -> Result<i64>;
+}
+
+pub mod testing {
+    //! Fresh databases for tests: a temporary SQLite file always, and a new PostgreSQL database
+    //! when `WANGGE_TEST_DATABASE_URL` names a server (CI sets it).
+
+    use std::str::FromStr;
+
+    use sqlx::Connection;
+    use sqlx::postgres::{PgConnectOptions, PgConnection};
+
+    pub const TEST_DATABASE_URL_VAR: &str = "WANGGE_TEST_DATABASE_URL";
+
+    /// Creates an empty PostgreSQL database beside the one `WANGGE_TEST_DATABASE_URL` names and
+    /// returns its URL; `None` when the variable is unset.
+    pub async fn fresh_postgres_url() -> crate::Result<Option<String>> {
+        let Ok(base) = std::env::var(TEST_DATABASE_URL_VAR) else {
+            return Ok(None);
+        };
+        let options = PgConnectOptions::from_str(&base)?;
+        let mut conn = PgConnection::connect_with(&options).await?;
+        let name = format!("wangge_test_{}", uuid::Uuid::now_v7().simple());
+        // The name is made here of a fixed prefix and hex digits only.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        let (head, _) = base.split_once('?').unwrap_or((&base, ""));
+        let root = head.rsplit_once('/').map(|(r, _)| r).unwrap_or(head);
+        Ok(Some(format!("{root}/{name}")))
+    }
+}
