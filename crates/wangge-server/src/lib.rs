@@ -1,1 +1,91 @@
+//! The HTTP adapter: `/api/v1` (JSON), `/healthz`, `/api/openapi.json`, and the start page.
 
+pub mod api;
+pub mod atlas;
+pub mod cases;
+pub mod error;
+mod pages;
+pub mod region_import;
+pub mod state;
+
+use std::net::SocketAddr;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use utoipa::OpenApi;
+
+pub use state::{AppState, Config};
+
+use crate::error::ApiError;
+
+/// The whole application, apart from any listener, so tests can drive it directly.
+pub fn app(state: AppState) -> Router {
+    let limit = state.config.body_limit_bytes;
+    Router::new()
+        .route("/", get(pages::index))
+        .route("/healthz", get(healthz))
+        .route("/api/openapi.json", get(openapi))
+        .nest("/api/v1", api::routes())
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let atlas = state.atlas();
+    Json(serde_json::json!({
+        "status": "ok",
+        "database": state.store.backend_name(),
+        "regions": atlas.region_count(),
+        "grids": atlas.grid_count(),
+    }))
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(api::ApiDoc::openapi())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("not_found", "no such path")
+}
+
+/// Serves until Ctrl-C / SIGTERM; `on_ready` gets the bound address (port 0 picks a free one).
+pub async fn serve(
+    state: AppState,
+    addr: SocketAddr,
+    on_ready: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let refresher = state.spawn_atlas_refresher(std::time::Duration::from_secs(5));
+    on_ready(listener.local_addr()?);
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    refresher.abort();
+    served
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

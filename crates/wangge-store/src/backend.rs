@@ -179,6 +179,19 @@ macro_rules! store_impl {
                 Ok(n == 0)
             }
 
+            async fn regions_revision(&self) -> Result<String> {
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS n, COUNT(valid_to) AS closed, MAX(valid_from) AS last_from, MAX(valid_to) AS last_to FROM regions",
+                )
+                .fetch_one(&self.read)
+                .await?;
+                let n: i64 = row.try_get("n")?;
+                let closed: i64 = row.try_get("closed")?;
+                let last_from: Option<chrono::DateTime<chrono::Utc>> = row.try_get("last_from")?;
+                let last_to: Option<chrono::DateTime<chrono::Utc>> = row.try_get("last_to")?;
+                Ok(format!("{n}/{closed}/{last_from:?}/{last_to:?}"))
+            }
+
             async fn apply_region_change(&self, change: &RegionChange) -> Result<()> {
                 let mut tx = self.write.begin().await?;
                 for code in &change.retire {
@@ -495,6 +508,7 @@ macro_rules! delegate {
 
 delegate! {
     async fn is_empty(&self) -> Result<bool>;
+    async fn regions_revision(&self) -> Result<String>;
     async fn apply_region_change(&self, change: &RegionChange) -> Result<()>;
     async fn current_regions(&self, level: Option<&str>, parent: Option<&str>) -> Result<Vec<RegionRow>>;
     async fn current_region(&self, code: &str) -> Result<Option<RegionRow>>;

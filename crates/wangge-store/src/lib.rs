@@ -45,6 +45,9 @@ pub struct RegionChange {
 pub trait Store {
     /// True when the database holds no regions yet (a fresh database).
     async fn is_empty(&self) -> Result<bool>;
+    /// A fingerprint of the region table that changes whenever any region is added or retired,
+    /// so a server notices an import made by another process.
+    async fn regions_revision(&self) -> Result<String>;
 
     async fn apply_region_change(&self, change: &RegionChange) -> Result<()>;
     /// Current regions, optionally of one level and/or one parent.

@@ -1,1 +1,419 @@
-fn main() {}
+//! `wangge`: the one binary — serve, demo, generate, import, locate, migrate.
+
+use wangge::{demo, generate, locate};
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use wangge_domain::region::Level;
+use wangge_geo::crs::Crs;
+use wangge_server::atlas::{Atlas, RegionInfo};
+use wangge_server::region_import::{ImportOptions, import_regions, parse_features};
+use wangge_server::{AppState, Config};
+use wangge_store::AnyStore;
+
+#[derive(Parser)]
+#[command(
+    name = "wangge",
+    version,
+    about = "网格 wangge — grid-based city governance (网格化管理)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct DbArg {
+    /// SQLite file path, or a postgres:// URL.
+    #[arg(long, env = "WANGGE_DB", default_value = "wangge.db")]
+    db: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and pages.
+    Serve {
+        #[arg(long, env = "WANGGE_ADDR", default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        #[command(flatten)]
+        db: DbArg,
+        /// Largest request body in bytes (larger ones answer 413).
+        #[arg(long, default_value_t = 16 * 1024 * 1024)]
+        body_limit: usize,
+    },
+    /// Create the generated demo city in the database if it is empty, then serve it.
+    Demo {
+        #[arg(long, env = "WANGGE_ADDR", default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Unit grids in the generated city.
+        #[arg(long, default_value_t = 2000)]
+        grids: usize,
+        /// Sample cases to report.
+        #[arg(long, default_value_t = 300)]
+        cases: usize,
+    },
+    /// Write generated data as files.
+    Generate {
+        #[command(subcommand)]
+        what: GenerateWhat,
+    },
+    /// Import data into the database.
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+    /// Find the unit grid of each point of a CSV file (id,lon,lat → id,lon,lat,grid_code,error).
+    Locate {
+        #[command(flatten)]
+        db: DbArg,
+        /// Use the grids of this GeoJSON file instead of the database.
+        #[arg(long)]
+        regions: Option<PathBuf>,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum GenerateWhat {
+    /// A generated city: DIR/regions.geojson with every region of every level.
+    City {
+        #[arg(long, default_value_t = 2000)]
+        grids: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Random points (id,lon,lat) in the bounding box of a regions file, for load tests and benchmarks.
+    Points {
+        #[arg(long)]
+        regions: PathBuf,
+        #[arg(long, default_value_t = 1_000_000)]
+        count: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportWhat {
+    /// Regions from GeoJSON or a Shapefile (.shp with its .dbf); all or nothing.
+    Regions {
+        file: PathBuf,
+        /// Coordinate system of the file; converted to WGS-84.
+        #[arg(long, default_value = "wgs84")]
+        crs: Crs,
+        /// Overlaps and gaps up to this many square metres are tolerated.
+        #[arg(long, default_value_t = 1.0)]
+        tolerance_m2: f64,
+        /// Check only; store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("WANGGE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("WANGGE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_tracing();
+    match cli.command {
+        Command::Generate {
+            what: GenerateWhat::City { grids, seed, out },
+        } => generate_city(grids, seed, &out),
+        Command::Generate {
+            what:
+                GenerateWhat::Points {
+                    regions,
+                    count,
+                    seed,
+                    out,
+                },
+        } => {
+            let raw = read_region_file(&regions)?;
+            let bbox = raw
+                .iter()
+                .filter_map(|f| f.geometry.as_ref().ok())
+                .filter_map(geo::BoundingRect::bounding_rect)
+                .reduce(|a, b| {
+                    geo::Rect::new(
+                        geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+                        geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+                    )
+                })
+                .with_context(|| format!("{} has no polygons", regions.display()))?;
+            generate::write_points(bbox, count, seed, &out)?;
+            eprintln!("wrote {count} points to {}", out.display());
+            Ok(())
+        }
+        Command::Locate {
+            db,
+            regions,
+            input,
+            output,
+        } => {
+            let atlas = match regions {
+                Some(path) => std::sync::Arc::new(atlas_from_file(&path)?),
+                None => runtime()?.block_on(async {
+                    let store = AnyStore::open(&db.db).await?;
+                    let state = AppState::load(store, Config::default()).await?;
+                    anyhow::Ok(state.atlas())
+                })?,
+            };
+            if atlas.grid_count() == 0 {
+                bail!(
+                    "no unit grids to locate against: import regions first or pass --regions FILE"
+                );
+            }
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let stats = locate::locate_file(&atlas, &input, &output, progress)?;
+            eprintln!(
+                "{} rows: {} located, {} outside every grid, {} with errors → {}",
+                stats.rows,
+                stats.located,
+                stats.outside,
+                stats.bad,
+                output.display()
+            );
+            Ok(())
+        }
+        other => runtime()?.block_on(run_async(other)),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+async fn run_async(command: Command) -> Result<()> {
+    match command {
+        Command::Serve {
+            addr,
+            db,
+            body_limit,
+        } => {
+            let store = open_store(&db.db).await?;
+            let config = Config {
+                body_limit_bytes: body_limit,
+                ..Config::default()
+            };
+            let state = AppState::load(store, config).await?;
+            wangge_server::serve(state, addr, |a| eprintln!("wangge serving on http://{a}/"))
+                .await?;
+            Ok(())
+        }
+        Command::Demo {
+            addr,
+            db,
+            seed,
+            grids,
+            cases,
+        } => {
+            let store = open_store(&db.db).await?;
+            eprintln!("preparing the demo city in {} …", db.db);
+            if demo::seed(&store, grids, seed, cases).await? {
+                eprintln!("created a generated city of {grids} grids with {cases} sample cases");
+            } else {
+                eprintln!("the database already holds regions; serving it as it is");
+            }
+            let state = AppState::load(store, Config::default()).await?;
+            wangge_server::serve(state, addr, |a| {
+                eprintln!("\nwangge demo: open http://{a}/");
+                eprintln!("demo logins (password '{}'):", demo::DEMO_PASSWORD);
+                for (user, role) in demo::demo_usernames() {
+                    eprintln!("  {user:<16} {}", role.zh());
+                }
+                eprintln!("stop with Ctrl-C");
+            })
+            .await?;
+            Ok(())
+        }
+        Command::Import {
+            what:
+                ImportWhat::Regions {
+                    file,
+                    crs,
+                    tolerance_m2,
+                    dry_run,
+                    db,
+                },
+        } => {
+            let raw = read_region_file(&file)?;
+            let (features, problems) = parse_features(raw, crs);
+            let store = open_store(&db.db).await?;
+            let options = ImportOptions {
+                crs,
+                tolerance_m2,
+                dry_run,
+                ..ImportOptions::default()
+            };
+            let report = import_regions(&store, features, problems, &options).await?;
+            if !report.ok() {
+                eprintln!(
+                    "{} problem(s) in {}; nothing was stored:",
+                    report.problems.len(),
+                    file.display()
+                );
+                for p in &report.problems {
+                    let at = p
+                        .location
+                        .map(|[x, y]| format!(" at ({x:.6}, {y:.6})"))
+                        .unwrap_or_default();
+                    let index = p
+                        .index
+                        .map(|i| format!("feature {i}"))
+                        .unwrap_or_else(|| "existing region".into());
+                    eprintln!(
+                        "  {index} {} [{}]{at}: {}",
+                        p.code.as_deref().unwrap_or("-"),
+                        p.kind,
+                        p.message
+                    );
+                }
+                std::process::exit(1);
+            }
+            eprintln!(
+                "{}{} features: {} new, {} changed (new version), {} unchanged, {} retired",
+                if dry_run {
+                    "dry run, nothing stored — "
+                } else {
+                    ""
+                },
+                report.features,
+                report.inserted,
+                report.changed,
+                report.unchanged,
+                report.retired
+            );
+            Ok(())
+        }
+        Command::Migrate { db } => {
+            let store = open_store(&db.db).await?;
+            eprintln!("migrations applied ({})", store.backend_name());
+            Ok(())
+        }
+        Command::Generate { .. } | Command::Locate { .. } => unreachable_command(),
+    }
+}
+
+fn unreachable_command() -> Result<()> {
+    bail!("internal: command dispatched to the wrong runner")
+}
+
+async fn open_store(db: &str) -> Result<AnyStore> {
+    AnyStore::open(db)
+        .await
+        .with_context(|| format!("cannot open the database {db}"))
+}
+
+fn read_region_file(path: &Path) -> Result<Vec<wangge_geo::io::RawFeature>> {
+    let is_shp = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("shp"));
+    let raw = if is_shp {
+        wangge_geo::io::read_shapefile(path)
+    } else {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        wangge_geo::io::read_geojson(&bytes)
+    };
+    raw.with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Builds an atlas from the grids of a regions file (WGS-84).
+fn atlas_from_file(path: &Path) -> Result<Atlas> {
+    let raw = read_region_file(path)?;
+    let (features, problems) = parse_features(raw, Crs::Wgs84);
+    if let Some(p) = problems.first() {
+        bail!(
+            "{}: {} problem(s), first at feature {}: {}",
+            path.display(),
+            problems.len(),
+            p.index.map(|i| i.to_string()).unwrap_or_default(),
+            p.message
+        );
+    }
+    Ok(Atlas::new(
+        features
+            .into_iter()
+            .map(|f| {
+                let geometry = (f.level == Level::Grid).then_some(f.geometry);
+                (
+                    RegionInfo {
+                        code: f.code,
+                        name: f.name,
+                        level: f.level,
+                        parent_code: f.parent_code,
+                        area_class: f.area_class,
+                        area_m2: 0.0,
+                    },
+                    geometry,
+                )
+            })
+            .collect(),
+    ))
+}
+
+fn generate_city(grids: usize, seed: u64, out: &Path) -> Result<()> {
+    let city = generate::generate_city(grids, seed);
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let path = out.join("regions.geojson");
+    let file = std::fs::File::create(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    let geometries: Vec<_> = city.regions.iter().map(|r| r.geometry()).collect();
+    let features = city.regions.iter().zip(&geometries).map(|(r, g)| {
+        let mut props = serde_json::Map::new();
+        props.insert("code".into(), r.code.clone().into());
+        props.insert("name".into(), r.name.clone().into());
+        props.insert("level".into(), r.level.as_str().into());
+        props.insert(
+            "parent_code".into(),
+            r.parent_code
+                .clone()
+                .map_or(serde_json::Value::Null, Into::into),
+        );
+        props.insert("area_class".into(), r.area_class.as_str().into());
+        (props, g)
+    });
+    wangge_geo::io::write_geojson(std::io::BufWriter::new(file), features)?;
+    eprintln!(
+        "wrote {} regions ({} grids) to {}",
+        city.regions.len(),
+        city.of_level(Level::Grid).count(),
+        path.display()
+    );
+    Ok(())
+}

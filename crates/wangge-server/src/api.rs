@@ -1,0 +1,619 @@
+//! `/api/v1`: the JSON API. Wire types live here, at the edge; handlers translate between them
+//! and the domain/store.
+
+use std::str::FromStr;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::{Json, Router, routing::get};
+use axum_extra_json::ApiJson;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use wangge_domain::case::ReportInput;
+use wangge_domain::position::Position;
+use wangge_domain::region::Level;
+use wangge_geo::crs::{self, Crs};
+use wangge_store::{CaseEventRow, CaseRow, CategoryRow, RegionRow, Store};
+
+use crate::atlas::{Atlas, RegionInfo};
+use crate::cases::{Actor, IntakeError, report_case};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// JSON extraction whose rejections use the API's error shape.
+mod axum_extra_json {
+    use axum::extract::{FromRequest, Request};
+    use serde::de::DeserializeOwned;
+
+    use crate::error::ApiError;
+
+    pub struct ApiJson<T>(pub T);
+
+    impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+        type Rejection = ApiError;
+        async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+            let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
+            Ok(ApiJson(v))
+        }
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/locate", get(locate_one).post(locate_many))
+        .route("/regions", get(list_regions))
+        .route("/regions.geojson", get(regions_geojson))
+        .route("/regions/{code}", get(get_region))
+        .route("/categories", get(list_categories))
+        .route("/cases", axum::routing::post(create_case))
+        .route("/cases/{id}", get(get_case))
+}
+
+// ---------------------------------------------------------------- locate
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LocateQuery {
+    /// Longitude.
+    lon: f64,
+    /// Latitude.
+    lat: f64,
+    /// Coordinate system of the input: wgs84 (default), gcj02 or bd09.
+    crs: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegionRef {
+    code: String,
+    name: String,
+    level: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LocateAnswer {
+    /// The point in WGS-84.
+    lon: f64,
+    lat: f64,
+    grid: RegionRef,
+    /// The grid's ancestors, nearest first: community, street, district, city.
+    ancestors: Vec<RegionRef>,
+}
+
+fn region_ref(r: &RegionInfo) -> RegionRef {
+    RegionRef {
+        code: r.code.clone(),
+        name: r.name.clone(),
+        level: r.level.as_str().into(),
+    }
+}
+
+fn parse_crs(name: Option<&str>) -> ApiResult<Crs> {
+    match name {
+        None => Ok(Crs::Wgs84),
+        Some(n) => n.parse().map_err(|_| {
+            ApiError::invalid_field(
+                "crs",
+                format!("unknown coordinate system '{n}': expected wgs84, gcj02 or bd09"),
+            )
+        }),
+    }
+}
+
+fn outside(lon: f64, lat: f64) -> ApiError {
+    ApiError::not_found(
+        "outside_jurisdiction",
+        format!("the point ({lon}, {lat}) lies outside every unit grid of this jurisdiction"),
+    )
+}
+
+/// Finds the unit grid containing a point, with all its ancestors.
+#[utoipa::path(get, path = "/api/v1/locate", params(LocateQuery),
+    responses((status = 200, body = LocateAnswer), (status = 404, description = "outside_jurisdiction", body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+async fn locate_one(
+    State(state): State<AppState>,
+    query: Result<Query<LocateQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<LocateAnswer>> {
+    let Query(q) = query?;
+    let crs = parse_crs(q.crs.as_deref())?;
+    let p = Position::new(q.lon, q.lat)
+        .map_err(|e| ApiError::invalid_field("lon/lat", e.to_string()))?;
+    let (lon, lat) = crs::to_wgs84(crs, p.lon(), p.lat());
+    let atlas = state.atlas();
+    let located = atlas.locate(lon, lat).ok_or_else(|| outside(lon, lat))?;
+    let mut chain = located.chain.iter().map(|r| region_ref(r));
+    let grid = chain.next().ok_or_else(|| outside(lon, lat))?;
+    Ok(Json(LocateAnswer {
+        lon,
+        lat,
+        grid,
+        ancestors: chain.collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LocatePoint {
+    /// The caller's own id for the point, echoed back.
+    #[schema(value_type = Object)]
+    id: Value,
+    lon: Option<f64>,
+    lat: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LocatedPoint {
+    #[schema(value_type = Object)]
+    id: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grid_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    community_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    street_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    district_code: Option<String>,
+    /// Why the point has no grid: a bad coordinate, or outside_jurisdiction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+fn locate_point(atlas: &Atlas, p: LocatePoint) -> LocatedPoint {
+    let mut out = LocatedPoint {
+        id: p.id,
+        grid_code: None,
+        community_code: None,
+        street_code: None,
+        district_code: None,
+        error: None,
+    };
+    let (Some(lon), Some(lat)) = (p.lon, p.lat) else {
+        out.error = Some("lon and lat are required".into());
+        return out;
+    };
+    if let Err(e) = Position::new(lon, lat) {
+        out.error = Some(e.to_string());
+        return out;
+    }
+    match atlas.locate(lon, lat) {
+        None => out.error = Some("outside_jurisdiction".into()),
+        Some(l) => {
+            let code = |level| l.at(level).map(|r| r.code.clone());
+            out.grid_code = code(Level::Grid);
+            out.community_code = code(Level::Community);
+            out.street_code = code(Level::Street);
+            out.district_code = code(Level::District);
+        }
+    }
+    out
+}
+
+/// Locates many points (WGS-84) at once; answers in input order. A bad point gets an `error`
+/// and never fails the batch.
+#[utoipa::path(post, path = "/api/v1/locate", request_body = Vec<LocatePoint>,
+    responses((status = 200, body = Vec<LocatedPoint>), (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+async fn locate_many(
+    State(state): State<AppState>,
+    ApiJson(points): ApiJson<Vec<LocatePoint>>,
+) -> ApiResult<Json<Vec<LocatedPoint>>> {
+    let max = state.config.max_locate_points;
+    if points.len() > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_points",
+            format!("{} points sent; at most {max} per request", points.len()),
+        ));
+    }
+    let atlas = state.atlas();
+    let out = tokio::task::spawn_blocking(move || {
+        use rayon::prelude::*;
+        points
+            .into_par_iter()
+            .map(|p| locate_point(&atlas, p))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(Json(out))
+}
+
+// ---------------------------------------------------------------- regions
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RegionQuery {
+    /// city, district, street, community or grid
+    level: Option<String>,
+    /// Only children of this region code.
+    parent: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegionSummary {
+    code: String,
+    name: String,
+    level: String,
+    parent_code: Option<String>,
+    area_class: String,
+    area_m2: f64,
+    valid_from: DateTime<Utc>,
+    valid_to: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegionDetail {
+    #[serde(flatten)]
+    summary: RegionSummary,
+    /// GeoJSON geometry in WGS-84.
+    #[schema(value_type = Object)]
+    geometry: Value,
+    ancestors: Vec<RegionRef>,
+    children: usize,
+    /// Earlier versions (re-cuts) of this region, newest first.
+    history: Vec<RegionSummary>,
+}
+
+fn summary(r: &RegionRow) -> RegionSummary {
+    RegionSummary {
+        code: r.code.clone(),
+        name: r.name.clone(),
+        level: r.level.clone(),
+        parent_code: r.parent_code.clone(),
+        area_class: r.area_class.clone(),
+        area_m2: r.area_m2,
+        valid_from: r.valid_from,
+        valid_to: r.valid_to,
+    }
+}
+
+fn check_level(level: Option<&str>) -> ApiResult<()> {
+    if let Some(l) = level {
+        Level::from_str(l).map_err(|e| ApiError::invalid_field("level", e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Lists current regions, by level and/or parent (no geometries).
+#[utoipa::path(get, path = "/api/v1/regions", params(RegionQuery), responses((status = 200, body = Vec<RegionSummary>)))]
+async fn list_regions(
+    State(state): State<AppState>,
+    query: Result<Query<RegionQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Vec<RegionSummary>>> {
+    let Query(q) = query?;
+    check_level(q.level.as_deref())?;
+    let rows = state
+        .store
+        .current_regions(q.level.as_deref(), q.parent.as_deref())
+        .await?;
+    Ok(Json(rows.iter().map(summary).collect()))
+}
+
+/// One region with its geometry, ancestors and history.
+#[utoipa::path(get, path = "/api/v1/regions/{code}", params(("code" = String, Path)),
+    responses((status = 200, body = RegionDetail), (status = 404, body = crate::error::ErrorBody)))]
+async fn get_region(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<Json<RegionDetail>> {
+    let row = state.store.current_region(&code).await?.ok_or_else(|| {
+        ApiError::not_found(
+            "region_not_found",
+            format!("no current region has code '{code}'"),
+        )
+    })?;
+    let geometry: Value = serde_json::from_str(&row.geometry).map_err(ApiError::internal)?;
+    let atlas = state.atlas();
+    let ancestors = atlas
+        .ancestry(&code)
+        .into_iter()
+        .skip(1)
+        .map(region_ref)
+        .collect();
+    let children = state.store.current_regions(None, Some(&code)).await?.len();
+    let mut history: Vec<RegionSummary> = state
+        .store
+        .region_history(&code)
+        .await?
+        .iter()
+        .filter(|r| r.valid_to.is_some())
+        .map(summary)
+        .collect();
+    history.reverse();
+    Ok(Json(RegionDetail {
+        summary: summary(&row),
+        geometry,
+        ancestors,
+        children,
+        history,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct GeoJsonQuery {
+    /// Only this level (default: every level).
+    level: Option<String>,
+    parent: Option<String>,
+}
+
+/// The current regions as a GeoJSON FeatureCollection (WGS-84).
+#[utoipa::path(get, path = "/api/v1/regions.geojson", params(GeoJsonQuery), responses((status = 200, content_type = "application/geo+json", body = Object)))]
+async fn regions_geojson(
+    State(state): State<AppState>,
+    query: Result<Query<GeoJsonQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<impl IntoResponse> {
+    let Query(q) = query?;
+    check_level(q.level.as_deref())?;
+    let rows = state
+        .store
+        .current_regions(q.level.as_deref(), q.parent.as_deref())
+        .await?;
+    // Geometries are stored as GeoJSON already: splice them in rather than re-parse 18,000 polygons.
+    let mut body = String::with_capacity(rows.iter().map(|r| r.geometry.len() + 200).sum());
+    body.push_str(r#"{"type":"FeatureCollection","features":["#);
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        let props = serde_json::json!({
+            "code": r.code, "name": r.name, "level": r.level,
+            "parent_code": r.parent_code, "area_class": r.area_class, "area_m2": r.area_m2,
+        });
+        body.push_str(r#"{"type":"Feature","properties":"#);
+        body.push_str(&props.to_string());
+        body.push_str(r#","geometry":"#);
+        body.push_str(&r.geometry);
+        body.push('}');
+    }
+    body.push_str("]}");
+    Ok(([(header::CONTENT_TYPE, "application/geo+json")], body))
+}
+
+// ---------------------------------------------------------------- categories
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryView {
+    kind: String,
+    code: String,
+    class_code: String,
+    class_name: String,
+    name: String,
+    /// 立案条件
+    registration_standard: String,
+    /// 结案条件
+    closing_standard: String,
+    deadline: DeadlineView,
+    active: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadlineView {
+    amount: i64,
+    /// urgent_hours, working_hours, working_days or natural_days
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+fn category_view(c: CategoryRow) -> CategoryView {
+    CategoryView {
+        deadline: DeadlineView {
+            amount: c.deadline_amount,
+            kind: c.deadline_type,
+        },
+        kind: c.kind,
+        code: c.code,
+        class_code: c.class_code,
+        class_name: c.class_name,
+        name: c.name,
+        registration_standard: c.registration_standard,
+        closing_standard: c.closing_standard,
+        active: c.active,
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CategoryQuery {
+    /// component or matter
+    kind: Option<String>,
+}
+
+/// The case category catalogue (GB/T 47678.5-2026 by default).
+#[utoipa::path(get, path = "/api/v1/categories", params(CategoryQuery), responses((status = 200, body = Vec<CategoryView>)))]
+async fn list_categories(
+    State(state): State<AppState>,
+    query: Result<Query<CategoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Vec<CategoryView>>> {
+    let Query(q) = query?;
+    let rows = state.store.categories().await?;
+    Ok(Json(
+        rows.into_iter()
+            .filter(|c| q.kind.as_deref().is_none_or(|k| k == c.kind))
+            .map(category_view)
+            .collect(),
+    ))
+}
+
+// ---------------------------------------------------------------- cases
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewCase {
+    /// 5-digit matter code from the catalogue, e.g. "06001".
+    category: String,
+    description: String,
+    lon: Option<f64>,
+    lat: Option<f64>,
+    /// wgs84 (default), gcj02 or bd09; converted to WGS-84 on entry.
+    crs: Option<String>,
+    /// patrol, hotline_12345, hotline_96181, video, app, open311, department, leader or media
+    source: String,
+    /// The source's own ticket id (e.g. the 12345 work order number).
+    external_id: Option<String>,
+    address: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseView {
+    id: Uuid,
+    district_code: String,
+    category: Option<CategoryView>,
+    description: String,
+    address: Option<String>,
+    lon: f64,
+    lat: f64,
+    grid: RegionRef,
+    community: Option<RegionRef>,
+    street: Option<RegionRef>,
+    source: String,
+    external_id: Option<String>,
+    state: String,
+    version: i64,
+    reported_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    timeline: Vec<EventView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    seq: i64,
+    action: String,
+    actor: String,
+    role: Option<String>,
+    at: DateTime<Utc>,
+    from: Option<String>,
+    to: String,
+    #[schema(value_type = Object)]
+    payload: Value,
+}
+
+fn event_view(e: CaseEventRow) -> EventView {
+    EventView {
+        seq: e.seq,
+        action: e.action,
+        actor: e.actor,
+        role: e.role,
+        at: e.at,
+        from: e.from_state,
+        to: e.to_state,
+        payload: serde_json::from_str(&e.payload).unwrap_or(Value::Null),
+    }
+}
+
+async fn case_view(state: &AppState, c: CaseRow) -> ApiResult<CaseView> {
+    let events = state.store.case_events(&c.district_code, c.id).await?;
+    let category = state
+        .store
+        .category(&c.category_kind, &c.category_code)
+        .await?
+        .map(category_view);
+    let atlas = state.atlas();
+    // The case keeps the grid it was reported in, even if the grid was re-cut since.
+    let name_of = |code: &str, level: Level| RegionRef {
+        code: code.to_owned(),
+        name: atlas
+            .region(code)
+            .map(|r| r.name.clone())
+            .unwrap_or_default(),
+        level: level.as_str().into(),
+    };
+    Ok(CaseView {
+        id: c.id,
+        grid: name_of(&c.grid_code, Level::Grid),
+        community: Some(name_of(&c.community_code, Level::Community)),
+        street: Some(name_of(&c.street_code, Level::Street)),
+        district_code: c.district_code,
+        category,
+        description: c.description,
+        address: c.address,
+        lon: c.lon,
+        lat: c.lat,
+        source: c.source,
+        external_id: c.external_id,
+        state: c.state,
+        version: c.version,
+        reported_at: c.reported_at,
+        updated_at: c.updated_at,
+        timeline: events.into_iter().map(event_view).collect(),
+    })
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> Self {
+        match e {
+            IntakeError::Invalid(ref ce) => {
+                ApiError::invalid_field(ce.field().unwrap_or("body"), e.to_string())
+            }
+            IntakeError::UnknownCategory(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_category",
+                e.to_string(),
+            )
+            .with_details(serde_json::json!({"field": "category"})),
+            IntakeError::OutsideJurisdiction { lon, lat } => outside(lon, lat),
+            IntakeError::UnknownCrs(_) => ApiError::invalid_field("crs", e.to_string()),
+            IntakeError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// Reports a new case; its grid and ancestors are resolved from the location.
+#[utoipa::path(post, path = "/api/v1/cases", request_body = NewCase,
+    responses((status = 201, body = CaseView), (status = 404, description = "outside_jurisdiction", body = crate::error::ErrorBody),
+              (status = 409, description = "the source's ticket id exists already", body = crate::error::ErrorBody),
+              (status = 422, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody)))]
+async fn create_case(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<NewCase>,
+) -> ApiResult<(StatusCode, Json<CaseView>)> {
+    let input = ReportInput {
+        category: body.category,
+        description: body.description,
+        lon: body.lon,
+        lat: body.lat,
+        source: body.source,
+        external_id: body.external_id,
+        address: body.address,
+    };
+    // Until sign-in exists every API caller is recorded as the API itself.
+    let actor = Actor {
+        id: "api".into(),
+        role: None,
+    };
+    let case = report_case(&state, input, body.crs.as_deref(), &actor).await?;
+    Ok((StatusCode::CREATED, Json(case_view(&state, case).await?)))
+}
+
+/// A case with its whole timeline.
+#[utoipa::path(get, path = "/api/v1/cases/{id}", params(("id" = Uuid, Path)),
+    responses((status = 200, body = CaseView), (status = 404, body = crate::error::ErrorBody)))]
+async fn get_case(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CaseView>> {
+    let id = Uuid::parse_str(&id)
+        .map_err(|_| ApiError::not_found("case_not_found", format!("'{id}' is not a case id")))?;
+    let case = state
+        .store
+        .case(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("case_not_found", format!("no case has id {id}")))?;
+    Ok(Json(case_view(&state, case).await?))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "wangge API",
+        description = "Grid-based city governance (网格化管理): regions, point lookup, cases."
+    ),
+    paths(
+        locate_one,
+        locate_many,
+        list_regions,
+        get_region,
+        regions_geojson,
+        list_categories,
+        create_case,
+        get_case
+    ),
+    components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail))
+)]
+pub struct ApiDoc;

@@ -1,0 +1,114 @@
+//! What every request handler shares: the store, the in-memory atlas and the configuration.
+
+use std::sync::{Arc, RwLock};
+
+use wangge_store::{AnyStore, Store};
+
+use crate::atlas::Atlas;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest request body accepted, in bytes; larger ones answer 413 and store nothing.
+    pub body_limit_bytes: usize,
+    /// Most points one `POST /api/v1/locate` may carry.
+    pub max_locate_points: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            body_limit_bytes: 16 * 1024 * 1024,
+            max_locate_points: 100_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: AnyStore,
+    pub config: Arc<Config>,
+    atlas: Arc<RwLock<Arc<Atlas>>>,
+    /// The region revision the current atlas was built from.
+    atlas_revision: Arc<tokio::sync::Mutex<String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Store(#[from] wangge_store::StoreError),
+    #[error(transparent)]
+    Atlas(#[from] crate::atlas::AtlasError),
+}
+
+impl AppState {
+    /// Loads the atlas from the store.
+    pub async fn load(store: AnyStore, config: Config) -> Result<Self, LoadError> {
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+            atlas: Arc::new(RwLock::new(Arc::new(Atlas::empty()))),
+            atlas_revision: Arc::new(tokio::sync::Mutex::new(String::new())),
+        };
+        state.reload_atlas().await?;
+        Ok(state)
+    }
+
+    /// The atlas as of now; a reload swaps in a new one without blocking readers for long.
+    pub fn atlas(&self) -> Arc<Atlas> {
+        match self.atlas.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Rebuilds the atlas from the current regions in the store.
+    pub async fn reload_atlas(&self) -> Result<(), LoadError> {
+        let mut revision = self.atlas_revision.lock().await;
+        *revision = self.store.regions_revision().await?;
+        let rows = self.store.current_regions(None, None).await?;
+        let atlas = tokio::task::spawn_blocking(move || Atlas::from_rows(&rows))
+            .await
+            .map_err(|e| {
+                LoadError::Store(wangge_store::StoreError::Corrupt(format!(
+                    "atlas build failed: {e}"
+                )))
+            })??;
+        tracing::info!(
+            regions = atlas.region_count(),
+            grids = atlas.grid_count(),
+            "atlas loaded"
+        );
+        let atlas = Arc::new(atlas);
+        match self.atlas.write() {
+            Ok(mut guard) => *guard = atlas,
+            Err(poisoned) => *poisoned.into_inner() = atlas,
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the atlas if the regions changed since it was built (e.g. by `wangge import`
+    /// in another process). Returns whether it did.
+    pub async fn refresh_atlas(&self) -> Result<bool, LoadError> {
+        let now = self.store.regions_revision().await?;
+        if *self.atlas_revision.lock().await == now {
+            return Ok(false);
+        }
+        self.reload_atlas().await?;
+        Ok(true)
+    }
+
+    /// Keeps the atlas current by checking the region revision every `every`.
+    pub fn spawn_atlas_refresher(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = state.refresh_atlas().await {
+                    tracing::warn!(error = %e, "could not refresh the atlas; keeping the old one");
+                }
+            }
+        })
+    }
+}
