@@ -18,6 +18,8 @@ pub enum CaseState {
     Registered,
     Invalid,
     Dispatched,
+    /// Sent back by the unit as a wrong dispatch (退回); the dispatcher dispatches again.
+    Returned,
     InProgress,
     Handled,
     Verified,
@@ -26,11 +28,12 @@ pub enum CaseState {
 }
 
 impl CaseState {
-    pub const ALL: [CaseState; 9] = [
+    pub const ALL: [CaseState; 10] = [
         CaseState::Reported,
         CaseState::Registered,
         CaseState::Invalid,
         CaseState::Dispatched,
+        CaseState::Returned,
         CaseState::InProgress,
         CaseState::Handled,
         CaseState::Verified,
@@ -44,6 +47,7 @@ impl CaseState {
             CaseState::Registered => "registered",
             CaseState::Invalid => "invalid",
             CaseState::Dispatched => "dispatched",
+            CaseState::Returned => "returned",
             CaseState::InProgress => "in_progress",
             CaseState::Handled => "handled",
             CaseState::Verified => "verified",

@@ -2,6 +2,7 @@
 //! timeline, roles. Pure: no HTTP, no SQL, no files — storage and transport are adapters around it.
 
 pub mod case;
+pub mod case_loop;
 pub mod category;
 pub mod position;
 pub mod region;
