@@ -1,9 +1,11 @@
 //! The wangge domain: regions and their codes, the case category catalogue, cases and their
 //! timeline, roles. Pure: no HTTP, no SQL, no files — storage and transport are adapters around it.
 
+pub mod calendar;
 pub mod case;
 pub mod case_loop;
 pub mod category;
+pub mod deadline;
 pub mod position;
 pub mod region;
 pub mod role;

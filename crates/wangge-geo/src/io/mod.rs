@@ -67,12 +67,14 @@ pub enum ReadError {
     )]
     RecordCountMismatch { shapes: usize, records: usize },
     #[error(
-        "the attribute text in {} {detail}; this build cannot decode GBK or other legacy Chinese code pages: \
-         re-save the attribute table as UTF-8 (for example `ogr2ogr -lco ENCODING=UTF-8 out.shp in.shp`, \
-         or set the export encoding to UTF-8 in your GIS) and import again",
+        "{} declares the text encoding {label:?}, which cannot be decoded: name UTF-8, GBK (or 936, \
+         GB18030), Big5 or another Windows / ISO-8859 code page there, or re-save the attribute \
+         table as UTF-8 (for example `ogr2ogr -lco ENCODING=UTF-8 out.shp in.shp`) and import again",
         path.display()
     )]
-    UnsupportedEncoding { path: PathBuf, detail: String },
+    UnsupportedEncoding { path: PathBuf, label: String },
+    #[error("the attribute text in {} {detail}", path.display())]
+    InvalidText { path: PathBuf, detail: String },
 }
 
 /// Identifies a ring inside a feature's geometry, for messages.
