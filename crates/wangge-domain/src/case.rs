@@ -12,7 +12,8 @@ use crate::position::{Position, PositionError};
 
 /// The states of the closed loop (DESIGN.md §4). The current state of a case is derived from its
 /// timeline and cached on the case row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CaseState {
     Reported,
     Registered,

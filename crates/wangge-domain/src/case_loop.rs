@@ -273,15 +273,16 @@ pub struct Actor {
 }
 
 /// One unit's share of a whistled case (吹哨报到).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Part {
     pub unit: String,
     pub joined: bool,
     pub done: bool,
 }
 
-/// Everything the loop needs to know about a case, derived from its timeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything the loop needs to know about a case, derived from its timeline. Serialisable so
+/// storage can cache it beside the timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseStatus {
     pub state: CaseState,
     /// Public reports are confirmed on the spot before registration.

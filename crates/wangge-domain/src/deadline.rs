@@ -143,7 +143,34 @@ pub fn due_at(
     pauses: &[Pause],
     now: DateTime<Utc>,
 ) -> DateTime<Utc> {
-    let limit = TimeDelta::try_seconds(limit_seconds(cal, d)).unwrap_or(TimeDelta::MAX);
+    reached_at(cal, d, start, pauses, now, limit_seconds(cal, d))
+}
+
+/// When the case turns yellow: the earliest instant at which 80 % of the limit is used (the
+/// same threshold as [`TrafficLight::for_usage`]), with pauses handled as in [`due_at`].
+pub fn warn_at(
+    cal: &WorkingCalendar,
+    d: Deadline,
+    start: DateTime<Utc>,
+    pauses: &[Pause],
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let limit = limit_seconds(cal, d);
+    // ceil(limit × 4 / 5) without overflow for any i64 limit.
+    let warn = limit / 5 * 4 + ((limit % 5) * 4 + 4) / 5;
+    reached_at(cal, d, start, pauses, now, warn)
+}
+
+/// The instant at which `amount` seconds of the deadline's kind of time are used.
+fn reached_at(
+    cal: &WorkingCalendar,
+    d: Deadline,
+    start: DateTime<Utc>,
+    pauses: &[Pause],
+    now: DateTime<Utc>,
+    amount: i64,
+) -> DateTime<Utc> {
+    let limit = TimeDelta::try_seconds(amount).unwrap_or(TimeDelta::MAX);
     let mut cursor = start;
     let mut remaining = limit;
     for (pause_start, pause_end) in merged_pauses(pauses, start, now) {
@@ -640,5 +667,25 @@ mod tests {
             let c = clock(&cal, d, start, now, &closed);
             prop_assert_eq!(c.light == TrafficLight::Red, due <= now);
         }
+    }
+
+    #[test]
+    fn warn_at_is_where_the_light_turns_yellow() {
+        let cal = WorkingCalendar::china_default();
+        let start = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 3, 2, 1, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let d = Deadline {
+            amount: 5,
+            kind: DeadlineType::WorkingHours,
+        };
+        let w = warn_at(&cal, d, start, &[], start);
+        assert_eq!(clock(&cal, d, start, w, &[]).light, TrafficLight::Yellow);
+        let before = w - TimeDelta::seconds(1);
+        assert_eq!(
+            clock(&cal, d, start, before, &[]).light,
+            TrafficLight::Green
+        );
+        assert!(w < due_at(&cal, d, start, &[], start));
     }
 }

@@ -3,9 +3,11 @@
 
 pub mod calendar;
 pub mod case;
+pub mod case_clock;
 pub mod case_loop;
 pub mod category;
 pub mod deadline;
+pub mod dispatch;
 pub mod position;
 pub mod region;
 pub mod role;
