@@ -28,6 +28,16 @@ pub enum Suggestion {
     },
 }
 
+impl Suggestion {
+    /// The suggested unit, when there is exactly one.
+    pub fn unit(&self) -> Option<&str> {
+        match self {
+            Suggestion::One { unit, .. } => Some(unit),
+            _ => None,
+        }
+    }
+}
+
 impl DispatchRule {
     fn matches(&self, category: &str, grid_code: &str, component_unit: Option<&str>) -> bool {
         self.category

@@ -7,22 +7,26 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Json, Router, routing::get};
-use axum_extra_json::ApiJson;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use wangge_domain::case::ReportInput;
+use wangge_domain::case_loop::{self, LoopError};
+use wangge_domain::dispatch::Suggestion;
 use wangge_domain::position::Position;
 use wangge_domain::region::Level;
 use wangge_geo::crs::{self, Crs};
 use wangge_store::{CaseEventRow, CaseRow, CategoryRow, RegionRow, Store};
 
 use crate::atlas::{Atlas, RegionInfo};
-use crate::cases::{Actor, IntakeError, report_case};
+use crate::auth::CurrentUser;
+use crate::cases::{ActError, Cached, IntakeError, readable_case, report_case};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+
+pub use axum_extra_json::ApiJson;
 
 /// JSON extraction whose rejections use the API's error shape.
 mod axum_extra_json {
@@ -49,8 +53,24 @@ pub fn routes() -> Router<AppState> {
         .route("/regions.geojson", get(regions_geojson))
         .route("/regions/{code}", get(get_region))
         .route("/categories", get(list_categories))
-        .route("/cases", axum::routing::post(create_case))
+        .route("/cases", get(crate::case_api::list_cases).post(create_case))
         .route("/cases/{id}", get(get_case))
+        .route(
+            "/cases/{id}/actions",
+            axum::routing::post(crate::case_api::case_action),
+        )
+        .route("/units", get(crate::rules_api::list_units))
+        .route(
+            "/dispatch-rules",
+            get(crate::rules_api::list_dispatch_rules).post(crate::rules_api::create_dispatch_rule),
+        )
+        .route(
+            "/dispatch-rules/{id}",
+            axum::routing::delete(crate::rules_api::delete_dispatch_rule),
+        )
+        .route("/auth/login", axum::routing::post(crate::auth::login))
+        .route("/auth/logout", axum::routing::post(crate::auth::logout))
+        .route("/auth/me", get(crate::auth::whoami))
 }
 
 // ---------------------------------------------------------------- locate
@@ -468,7 +488,45 @@ pub struct CaseView {
     version: i64,
     reported_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// The level holding the case: grid, community, street or district.
+    level: String,
+    unit_code: Option<String>,
+    suspended: bool,
+    returns: u32,
+    reworks: u32,
+    /// An open consultation (会商) and the level that holds it.
+    consultation: Option<String>,
+    /// Units whistled in (吹哨报到) and how far each has got.
+    parts: Vec<PartView>,
+    pending_extension: Option<u32>,
+    extension_granted: u32,
+    solved_level: Option<String>,
+    merged_into: Option<Uuid>,
+    clock: Option<ClockView>,
+    /// The unit the dispatch rules suggest, when the case waits for dispatch.
+    suggested_unit: Option<String>,
+    /// What the caller may do to the case now.
+    allowed_actions: Vec<String>,
     timeline: Vec<EventView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartView {
+    unit: String,
+    joined: bool,
+    done: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClockView {
+    /// confirm, register, dispatch, handle, check or close
+    node: String,
+    started_at: DateTime<Utc>,
+    /// Null while the clock is stopped (suspended).
+    warn_at: Option<DateTime<Utc>>,
+    due_at: Option<DateTime<Utc>>,
+    /// green, yellow, red — or paused while suspended
+    light: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -497,8 +555,49 @@ fn event_view(e: CaseEventRow) -> EventView {
     }
 }
 
-async fn case_view(state: &AppState, c: CaseRow) -> ApiResult<CaseView> {
+pub(crate) fn light_of(c: &CaseRow, now: DateTime<Utc>) -> Option<&'static str> {
+    c.node.as_ref()?;
+    Some(match (c.warn_at, c.due_at) {
+        (_, Some(due)) if due <= now => "red",
+        (Some(warn), _) if warn <= now => "yellow",
+        (Some(_), Some(_)) => "green",
+        _ => "paused",
+    })
+}
+
+pub(crate) async fn case_view(
+    state: &AppState,
+    user: &CurrentUser,
+    c: CaseRow,
+) -> ApiResult<CaseView> {
     let events = state.store.case_events(&c.district_code, c.id).await?;
+    let cached = Cached::of(&c)?;
+    let st = &cached.status;
+    let now = Utc::now();
+    let clock = c
+        .node
+        .clone()
+        .zip(c.node_started_at)
+        .map(|(node, started_at)| ClockView {
+            node,
+            started_at,
+            warn_at: c.warn_at,
+            due_at: c.due_at,
+            light: light_of(&c, now).unwrap_or("paused").into(),
+        });
+    let waiting_for_dispatch = matches!(c.state.as_str(), "registered" | "returned");
+    let suggested_unit = if waiting_for_dispatch {
+        match crate::cases::suggestion(state, &c).await? {
+            Suggestion::One { unit, .. } => Some(unit),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let allowed_actions = case_loop::allowed_actions(st, &user.actor)
+        .into_iter()
+        .map(|a| a.as_str().to_owned())
+        .collect();
     let category = state
         .store
         .category(&c.category_kind, &c.category_code)
@@ -531,6 +630,28 @@ async fn case_view(state: &AppState, c: CaseRow) -> ApiResult<CaseView> {
         version: c.version,
         reported_at: c.reported_at,
         updated_at: c.updated_at,
+        level: st.level.as_str().into(),
+        unit_code: st.unit.clone(),
+        suspended: st.suspended,
+        returns: st.returns,
+        reworks: st.reworks,
+        consultation: st.consultation.map(|l| l.as_str().to_owned()),
+        parts: st
+            .parts
+            .iter()
+            .map(|p| PartView {
+                unit: p.unit.clone(),
+                joined: p.joined,
+                done: p.done,
+            })
+            .collect(),
+        pending_extension: st.pending_extension,
+        extension_granted: st.extension_granted,
+        solved_level: st.solved_level.map(|l| l.as_str().to_owned()),
+        merged_into: st.merged_into,
+        clock,
+        suggested_unit,
+        allowed_actions,
         timeline: events.into_iter().map(event_view).collect(),
     })
 }
@@ -549,7 +670,53 @@ impl From<IntakeError> for ApiError {
             .with_details(serde_json::json!({"field": "category"})),
             IntakeError::OutsideJurisdiction { lon, lat } => outside(lon, lat),
             IntakeError::UnknownCrs(_) => ApiError::invalid_field("crs", e.to_string()),
+            IntakeError::OutsideYourArea { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "outside_your_area", e.to_string())
+            }
+            IntakeError::MayNotReport(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden_action", e.to_string())
+            }
             IntakeError::Store(s) => s.into(),
+        }
+    }
+}
+
+fn names(list: &[case_loop::ActionName]) -> Vec<&'static str> {
+    list.iter().map(|a| a.as_str()).collect()
+}
+
+impl From<ActError> for ApiError {
+    fn from(e: ActError) -> Self {
+        let message = e.to_string();
+        match e {
+            ActError::NotFound(_) => ApiError::not_found("case_not_found", message),
+            ActError::Loop(LoopError::NotAllowedInState { state, suspended, allowed, .. }) => {
+                ApiError::new(StatusCode::CONFLICT, "illegal_transition", message).with_details(
+                    serde_json::json!({ "state": state.as_str(), "suspended": suspended, "allowed": names(&allowed) }),
+                )
+            }
+            ActError::Loop(LoopError::Forbidden { role, allowed, .. }) => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden_action", message)
+                    .with_details(serde_json::json!({ "role": role.as_str(), "allowed": names(&allowed) }))
+            }
+            ActError::Loop(LoopError::OutOfScope) => ApiError::not_found("case_not_found", message),
+            ActError::Loop(LoopError::Invalid { field, message }) => {
+                ApiError::invalid_field(field, format!("{field}: {message}"))
+            }
+            ActError::Loop(LoopError::PartsOutstanding { units }) => {
+                ApiError::new(StatusCode::CONFLICT, "parts_outstanding", message)
+                    .with_details(serde_json::json!({ "units": units }))
+            }
+            ActError::Stale { current, .. } => {
+                ApiError::new(StatusCode::CONFLICT, "version_conflict", message)
+                    .with_details(serde_json::json!({ "current_version": current }))
+            }
+            ActError::UnknownUnit(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_unit", message)
+                .with_details(serde_json::json!({ "field": "unit" })),
+            ActError::InactiveUnit(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "inactive_unit", message)
+                .with_details(serde_json::json!({ "field": "unit" })),
+            ActError::BadMerge(_) => ApiError::invalid_field("into", message),
+            ActError::Store(s) => s.into(),
         }
     }
 }
@@ -561,6 +728,7 @@ impl From<IntakeError> for ApiError {
               (status = 422, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody)))]
 async fn create_case(
     State(state): State<AppState>,
+    user: CurrentUser,
     ApiJson(body): ApiJson<NewCase>,
 ) -> ApiResult<(StatusCode, Json<CaseView>)> {
     let input = ReportInput {
@@ -572,13 +740,11 @@ async fn create_case(
         external_id: body.external_id,
         address: body.address,
     };
-    // Until sign-in exists every API caller is recorded as the API itself.
-    let actor = Actor {
-        id: "api".into(),
-        role: None,
-    };
-    let case = report_case(&state, input, body.crs.as_deref(), &actor).await?;
-    Ok((StatusCode::CREATED, Json(case_view(&state, case).await?)))
+    let case = report_case(&state, input, body.crs.as_deref(), &user.actor).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(case_view(&state, &user, case).await?),
+    ))
 }
 
 /// A case with its whole timeline.
@@ -586,16 +752,17 @@ async fn create_case(
     responses((status = 200, body = CaseView), (status = 404, body = crate::error::ErrorBody)))]
 async fn get_case(
     State(state): State<AppState>,
+    user: CurrentUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CaseView>> {
-    let id = Uuid::parse_str(&id)
-        .map_err(|_| ApiError::not_found("case_not_found", format!("'{id}' is not a case id")))?;
-    let case = state
-        .store
-        .case(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("case_not_found", format!("no case has id {id}")))?;
-    Ok(Json(case_view(&state, case).await?))
+    let id = parse_case_id(&id)?;
+    let (case, _) = readable_case(&state, &user.actor, id).await?;
+    Ok(Json(case_view(&state, &user, case).await?))
+}
+
+pub(crate) fn parse_case_id(id: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(id)
+        .map_err(|_| ApiError::not_found("case_not_found", format!("'{id}' is not a case id")))
 }
 
 #[derive(utoipa::OpenApi)]
@@ -605,15 +772,26 @@ async fn get_case(
         description = "Grid-based city governance (网格化管理): regions, point lookup, cases."
     ),
     paths(
-        locate_one,
-        locate_many,
-        list_regions,
-        get_region,
-        regions_geojson,
-        list_categories,
-        create_case,
-        get_case
+        locate_one, locate_many, list_regions, get_region, regions_geojson, list_categories,
+        create_case, get_case, crate::case_api::case_action, crate::case_api::list_cases,
+        crate::rules_api::list_units, crate::rules_api::list_dispatch_rules,
+        crate::rules_api::create_dispatch_rule, crate::rules_api::delete_dispatch_rule,
+        crate::auth::login, crate::auth::logout, crate::auth::whoami
     ),
+    modifiers(&BearerAuth),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail))
 )]
 pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}

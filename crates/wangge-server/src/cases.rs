@@ -1,10 +1,20 @@
-//! Case intake: a report becomes a case in its grid with the first event of its timeline.
+//! Case work: intake of a report, and every command of the loop applied with optimistic
+//! concurrency. The rules themselves live in the domain (`case_loop`); this is the adapter that
+//! loads a case, asks the loop, and stores the event with the refreshed cache in one transaction.
 
-use chrono::Utc;
-use wangge_domain::case::{CaseError, CaseState, Report, ReportInput};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+use wangge_domain::case::{CaseError, CaseState, Report, ReportInput, Source};
+use wangge_domain::case_clock::NodeClock;
+use wangge_domain::case_loop::{self, Action, Actor, CaseFacts, CaseStatus, LoopError};
+use wangge_domain::category::{Deadline, DeadlineType};
+use wangge_domain::dispatch::{self, DispatchRule, Suggestion};
 use wangge_domain::region::Level;
+use wangge_domain::role::Role;
 use wangge_geo::crs::{self, Crs};
-use wangge_store::{CaseEventRow, CaseRow, Store, StoreError};
+use wangge_store::{CaseEventRow, CaseRow, CaseUpdate, CategoryRow, Store, StoreError};
 
 use crate::state::AppState;
 
@@ -16,17 +26,98 @@ pub enum IntakeError {
     UnknownCategory(String),
     #[error("the point ({lon}, {lat}) lies outside every unit grid of this jurisdiction")]
     OutsideJurisdiction { lon: f64, lat: f64 },
+    #[error("the point ({lon}, {lat}) lies outside your own area ({region})")]
+    OutsideYourArea { lon: f64, lat: f64, region: String },
+    #[error("a {0} does not report cases")]
+    MayNotReport(Role),
     #[error("unknown coordinate system '{0}': expected wgs84, gcj02 or bd09")]
     UnknownCrs(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Who did something, as recorded in the timeline.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub id: String,
-    pub role: Option<String>,
+#[derive(Debug, thiserror::Error)]
+pub enum ActError {
+    #[error("no case has id {0}")]
+    NotFound(Uuid),
+    #[error(transparent)]
+    Loop(#[from] LoopError),
+    #[error("the case is at version {current}, not {given}: reload it and try again")]
+    Stale { given: i64, current: i64 },
+    #[error("unknown handling unit '{0}'")]
+    UnknownUnit(String),
+    #[error("the handling unit '{0}' is not active")]
+    InactiveUnit(String),
+    #[error("cannot merge: {0}")]
+    BadMerge(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The loop's derived status and the running node clock, cached on the case row as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cached {
+    #[serde(rename = "loop")]
+    pub status: CaseStatus,
+    pub clock: Option<NodeClock>,
+}
+
+impl Cached {
+    pub fn of(row: &CaseRow) -> Result<Cached, StoreError> {
+        serde_json::from_str(&row.status).map_err(|e| {
+            StoreError::Corrupt(format!("case {}: cached status unreadable: {e}", row.id))
+        })
+    }
+}
+
+pub fn handle_deadline(category: Option<&CategoryRow>) -> Deadline {
+    category
+        .and_then(|c| {
+            Some(Deadline {
+                amount: u32::try_from(c.deadline_amount).ok()?,
+                kind: c.deadline_type.parse().ok()?,
+            })
+        })
+        .unwrap_or(Deadline {
+            amount: 5,
+            kind: DeadlineType::WorkingDays,
+        })
+}
+
+/// Writes the status, the clock and its yellow/red instants into the row.
+fn refresh_row(
+    state: &AppState,
+    row: &mut CaseRow,
+    cached: &Cached,
+    category: Option<&CategoryRow>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let status = &cached.status;
+    row.state = status.state.as_str().into();
+    row.unit_code = status.unit.clone();
+    row.level = status.level.as_str().into();
+    row.suspended = status.suspended;
+    row.status = serde_json::to_string(cached)
+        .map_err(|e| StoreError::Corrupt(format!("status not serialisable: {e}")))?;
+    row.node = cached.clock.as_ref().map(|c| c.node.as_str().into());
+    row.node_started_at = cached.clock.as_ref().map(|c| c.started_at);
+    let marks = cached.clock.as_ref().and_then(|c| {
+        let limit = state.config.node_limits.limit(
+            c.node,
+            handle_deadline(category),
+            status.extension_granted,
+        );
+        c.marks(&state.config.calendar, limit, now)
+    });
+    row.warn_at = marks.map(|m| m.0);
+    row.due_at = marks.map(|m| m.1);
+    row.updated_at = now;
+    Ok(())
+}
+
+/// Roles that report cases: everyone in the command chain, not handling units or administrators.
+fn may_report(role: Role) -> bool {
+    !matches!(role, Role::UnitUser | Role::Admin)
 }
 
 pub async fn report_case(
@@ -35,6 +126,9 @@ pub async fn report_case(
     crs_name: Option<&str>,
     actor: &Actor,
 ) -> Result<CaseRow, IntakeError> {
+    if !may_report(actor.role) {
+        return Err(IntakeError::MayNotReport(actor.role));
+    }
     let crs: Crs = match crs_name {
         None => Crs::Wgs84,
         Some(name) => name
@@ -52,14 +146,12 @@ pub async fn report_case(
         input.lat = Some(y);
     }
     let report = Report::parse(input)?;
-    if state
+    let category = state
         .store
         .category("matter", &report.category)
         .await?
-        .is_none_or(|c| !c.active)
-    {
-        return Err(IntakeError::UnknownCategory(report.category));
-    }
+        .filter(|c| c.active)
+        .ok_or_else(|| IntakeError::UnknownCategory(report.category.clone()))?;
     let (lon, lat) = (report.position.lon(), report.position.lat());
     let atlas = state.atlas();
     let located = atlas
@@ -72,16 +164,28 @@ pub async fn report_case(
             .unwrap_or_default()
     };
     let grid_code = code_at(Level::Grid);
-    let district_code = code_at(Level::District);
+    if let Some(region) = &actor.region
+        && !grid_code.starts_with(region.as_str())
+    {
+        return Err(IntakeError::OutsideYourArea {
+            lon,
+            lat,
+            region: region.clone(),
+        });
+    }
+    let district_code = match code_at(Level::District) {
+        d if d.is_empty() => grid_code.get(..6).unwrap_or_default().to_owned(),
+        d => d,
+    };
     let now = Utc::now();
     let id = wangge_domain::new_id();
-    let initial = CaseState::Reported;
-    let case = CaseRow {
-        district_code: if district_code.is_empty() {
-            grid_code.get(..6).unwrap_or_default().to_owned()
-        } else {
-            district_code
-        },
+    let status = CaseStatus::reported(report.source.needs_confirmation());
+    let cached = Cached {
+        clock: NodeClock::next(None, &status, now),
+        status,
+    };
+    let mut case = CaseRow {
+        district_code,
         id,
         category_kind: "matter".into(),
         category_code: report.category.clone(),
@@ -94,11 +198,21 @@ pub async fn report_case(
         grid_code,
         source: report.source.as_str().into(),
         external_id: report.external_id.clone(),
-        state: initial.as_str().into(),
+        state: String::new(),
         version: 1,
         reported_at: now,
         updated_at: now,
+        unit_code: None,
+        level: String::new(),
+        suspended: false,
+        urgent: false,
+        status: String::new(),
+        node: None,
+        node_started_at: None,
+        warn_at: None,
+        due_at: None,
     };
+    refresh_row(state, &mut case, &cached, Some(&category), now)?;
     let payload = serde_json::json!({
         "category": report.category,
         "source": report.source.as_str(),
@@ -112,12 +226,366 @@ pub async fn report_case(
         seq: 1,
         action: "report".into(),
         actor: actor.id.clone(),
-        role: actor.role.clone(),
+        role: Some(actor.role.as_str().into()),
         at: now,
         from_state: None,
-        to_state: initial.as_str().into(),
+        to_state: CaseState::Reported.as_str().into(),
         payload: payload.to_string(),
     };
     state.store.create_case(&case, &event).await?;
     Ok(case)
+}
+
+fn facts<'a>(row: &'a CaseRow, category: Option<&CategoryRow>) -> CaseFacts<'a> {
+    CaseFacts {
+        id: row.id,
+        grid_code: &row.grid_code,
+        // A case may be extended by at most its own handling limit in all.
+        max_extension: handle_deadline(category).amount,
+    }
+}
+
+/// The case if the actor may see it; others get the same answer as for a case that does not exist.
+pub async fn readable_case(
+    state: &AppState,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<(CaseRow, Cached), ActError> {
+    let row = state.store.case(id).await?.ok_or(ActError::NotFound(id))?;
+    let cached = Cached::of(&row)?;
+    let category = state
+        .store
+        .category(&row.category_kind, &row.category_code)
+        .await?;
+    if !case_loop::can_read(actor, &facts(&row, category.as_ref()), &cached.status) {
+        return Err(ActError::NotFound(id));
+    }
+    Ok((row, cached))
+}
+
+fn event_payload(action: &Action, extra: &[(&str, Value)]) -> String {
+    let mut value = serde_json::to_value(action).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.remove("action");
+        for (k, v) in extra {
+            map.insert((*k).to_owned(), v.clone());
+        }
+    }
+    value.to_string()
+}
+
+/// The dispatch rules as the domain reads them.
+pub async fn dispatch_rules(state: &AppState) -> Result<Vec<DispatchRule>, StoreError> {
+    Ok(state
+        .store
+        .dispatch_rules()
+        .await?
+        .into_iter()
+        .map(|r| DispatchRule {
+            category: r.category_code,
+            region: r.region_code,
+            component_unit: r.component_unit,
+            unit: r.unit_code,
+            auto_dispatch: r.auto_dispatch,
+        })
+        .collect())
+}
+
+pub async fn suggestion(state: &AppState, row: &CaseRow) -> Result<Suggestion, StoreError> {
+    let rules = dispatch_rules(state).await?;
+    Ok(dispatch::suggest(
+        &rules,
+        &row.category_code,
+        &row.grid_code,
+        None,
+    ))
+}
+
+/// The system's own actor for automatic steps (auto-dispatch, auto-close).
+fn system(role: Role) -> Actor {
+    Actor {
+        id: "system".into(),
+        role,
+        region: None,
+        unit: None,
+    }
+}
+
+/// Takes `action` on case `id` if its version is still `expected_version`; answers the case as
+/// stored. Automatic follow-ups (auto-dispatch after registration, auto-close after a passed
+/// check) run as the system right after.
+pub async fn act(
+    state: &AppState,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: i64,
+    action: Action,
+) -> Result<CaseRow, ActError> {
+    let row = act_once(state, actor, id, expected_version, &action).await?;
+    let follow_up = match action {
+        Action::Register { .. } => match suggestion(state, &row).await? {
+            Suggestion::One {
+                unit,
+                auto_dispatch: true,
+            } => Some((Role::Dispatcher, Action::Dispatch { unit })),
+            _ => None,
+        },
+        Action::CheckPass { .. } => {
+            let category = state
+                .store
+                .category(&row.category_kind, &row.category_code)
+                .await?;
+            category.is_some_and(|c| c.auto_close).then(|| {
+                (
+                    Role::ShiftLeader,
+                    Action::Close {
+                        note: Some("自动结案".into()),
+                    },
+                )
+            })
+        }
+        _ => None,
+    };
+    match follow_up {
+        Some((role, next)) => {
+            match act_once(state, &system(role), id, row.version, &next).await {
+                Ok(after) => Ok(after),
+                // The automatic step is a convenience: if it cannot run, a person does it.
+                Err(e) => {
+                    tracing::warn!(case = %id, error = %e, "automatic follow-up skipped");
+                    Ok(row)
+                }
+            }
+        }
+        None => Ok(row),
+    }
+}
+
+async fn act_once(
+    state: &AppState,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: i64,
+    action: &Action,
+) -> Result<CaseRow, ActError> {
+    let row = state.store.case(id).await?.ok_or(ActError::NotFound(id))?;
+    let mut cached = Cached::of(&row)?;
+    let category = state
+        .store
+        .category(&row.category_kind, &row.category_code)
+        .await?;
+    let case_facts = facts(&row, category.as_ref());
+    if !case_loop::can_read(actor, &case_facts, &cached.status) {
+        return Err(ActError::NotFound(id));
+    }
+    let to = case_loop::decide(&cached.status, &case_facts, actor, action)?;
+    if expected_version != row.version {
+        return Err(ActError::Stale {
+            given: expected_version,
+            current: row.version,
+        });
+    }
+    let mut extra: Vec<(&str, Value)> = Vec::new();
+    // Unit rules depend on which unit acted; the timeline keeps it so it can be replayed.
+    if let Some(unit) = &actor.unit {
+        extra.push(("actor_unit", Value::String(unit.clone())));
+    }
+    let mut new_parts = Vec::new();
+    let mut merge_target: Option<CaseRow> = None;
+    match action {
+        Action::Dispatch { unit } => {
+            let u = state
+                .store
+                .unit(unit.trim())
+                .await?
+                .ok_or_else(|| ActError::UnknownUnit(unit.clone()))?;
+            if !u.active {
+                return Err(ActError::InactiveUnit(unit.clone()));
+            }
+            extra.push(("unit_name", Value::String(u.name)));
+        }
+        Action::Whistle { units, .. } => {
+            for unit in units {
+                let u = state
+                    .store
+                    .unit(unit.trim())
+                    .await?
+                    .ok_or_else(|| ActError::UnknownUnit(unit.clone()))?;
+                if !u.active {
+                    return Err(ActError::InactiveUnit(unit.clone()));
+                }
+                new_parts.push(u.code);
+            }
+        }
+        Action::Urge { .. } => extra.push((
+            "target_unit",
+            cached
+                .status
+                .unit
+                .clone()
+                .map_or(Value::Null, Value::String),
+        )),
+        Action::Join | Action::ReportPart { .. } => {
+            extra.push((
+                "unit",
+                actor.unit.clone().map_or(Value::Null, Value::String),
+            ));
+        }
+        Action::Merge { into } => {
+            let target = state
+                .store
+                .case(*into)
+                .await?
+                .ok_or_else(|| ActError::BadMerge(format!("no case has id {into}")))?;
+            let target_status = Cached::of(&target)?.status;
+            if target.district_code != row.district_code {
+                return Err(ActError::BadMerge(
+                    "the cases are in different districts".into(),
+                ));
+            }
+            if !target_status.state.is_open() {
+                return Err(ActError::BadMerge(format!(
+                    "case {into} is {}",
+                    target_status.state
+                )));
+            }
+            merge_target = Some(target);
+        }
+        _ => {}
+    }
+    let now = Utc::now();
+    let from = cached.status.state;
+    cached
+        .status
+        .apply(action, actor.role, actor.unit.as_deref(), to);
+    cached.clock = NodeClock::next(cached.clock.as_ref(), &cached.status, now);
+    let mut updated = row.clone();
+    updated.version = row.version + 1;
+    refresh_row(state, &mut updated, &cached, category.as_ref(), now)?;
+    let event = CaseEventRow {
+        district_code: row.district_code.clone(),
+        case_id: id,
+        seq: updated.version,
+        action: action.name().as_str().into(),
+        actor: actor.id.clone(),
+        role: Some(actor.role.as_str().into()),
+        at: now,
+        from_state: Some(from.as_str().into()),
+        to_state: to.as_str().into(),
+        payload: event_payload(action, &extra),
+    };
+    let mut updates = vec![CaseUpdate {
+        case: updated.clone(),
+        expected_version,
+        event,
+        new_parts,
+    }];
+    if let Some(target) = merge_target {
+        // The surviving case records what was folded into it; its state does not change.
+        let mut survivor = target.clone();
+        survivor.version = target.version + 1;
+        survivor.updated_at = now;
+        updates.push(CaseUpdate {
+            event: CaseEventRow {
+                district_code: target.district_code.clone(),
+                case_id: target.id,
+                seq: survivor.version,
+                action: "absorb".into(),
+                actor: actor.id.clone(),
+                role: Some(actor.role.as_str().into()),
+                at: now,
+                from_state: Some(target.state.clone()),
+                to_state: target.state.clone(),
+                payload: serde_json::json!({ "case": id, "source": row.source, "external_id": row.external_id }).to_string(),
+            },
+            case: survivor,
+            expected_version: target.version,
+            new_parts: Vec::new(),
+        });
+    }
+    match state.store.apply_case_updates(&updates).await {
+        Ok(()) => Ok(updated),
+        Err(StoreError::VersionConflict { id: conflicted, .. }) if conflicted == id => {
+            let current = state
+                .store
+                .case(id)
+                .await?
+                .map_or(row.version, |r| r.version);
+            Err(ActError::Stale {
+                given: expected_version,
+                current,
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Checks that a case's stored timeline is a legal path of the loop and that the cached status
+/// is what the timeline gives. Used by the crash test and `wangge check`.
+pub async fn verify_timeline(state: &AppState, row: &CaseRow) -> Result<(), String> {
+    let events = state
+        .store
+        .case_events(&row.district_code, row.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let category = state
+        .store
+        .category(&row.category_kind, &row.category_code)
+        .await
+        .map_err(|e| e.to_string())?;
+    let needs_confirmation = row
+        .source
+        .parse::<Source>()
+        .map(Source::needs_confirmation)
+        .map_err(|e| e.to_string())?;
+    let mut steps = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        if e.seq != i as i64 + 1 {
+            return Err(format!("event {} has seq {}", i + 1, e.seq));
+        }
+        if e.action == "report" || e.action == "absorb" {
+            continue;
+        }
+        let mut payload: Value = serde_json::from_str(&e.payload).map_err(|x| x.to_string())?;
+        let unit = payload
+            .get("actor_unit")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if let Value::Object(map) = &mut payload {
+            map.insert("action".into(), Value::String(e.action.clone()));
+            // Facts recorded beside the command, not part of it.
+            for key in ["actor_unit", "target_unit", "unit_name"] {
+                map.remove(key);
+            }
+        }
+        let action: Action =
+            serde_json::from_value(payload).map_err(|x| format!("event {}: {x}", e.seq))?;
+        let role: Role = e
+            .role
+            .as_deref()
+            .unwrap_or_default()
+            .parse()
+            .map_err(|x: wangge_domain::role::UnknownRole| x.to_string())?;
+        let to: CaseState = e.to_state.parse().map_err(|x: CaseError| x.to_string())?;
+        steps.push(case_loop::Step {
+            action,
+            role,
+            unit,
+            to,
+        });
+    }
+    let status = case_loop::replay(needs_confirmation, &facts(row, category.as_ref()), &steps)
+        .map_err(|(i, e)| format!("step {}: {e}", i + 1))?;
+    let cached = Cached::of(row).map_err(|e| e.to_string())?;
+    if cached.status != status {
+        return Err("the cached status differs from the timeline".into());
+    }
+    if row.version != events.len() as i64 {
+        return Err(format!(
+            "version {} but {} events",
+            row.version,
+            events.len()
+        ));
+    }
+    Ok(())
 }

@@ -2,10 +2,13 @@
 
 pub mod api;
 pub mod atlas;
+pub mod auth;
+pub mod case_api;
 pub mod cases;
 pub mod error;
 mod pages;
 pub mod region_import;
+pub mod rules_api;
 pub mod state;
 
 use std::net::SocketAddr;

@@ -2,9 +2,12 @@
 
 use std::sync::{Arc, RwLock};
 
+use wangge_domain::calendar::WorkingCalendar;
+use wangge_domain::case_clock::NodeLimits;
 use wangge_store::{AnyStore, Store};
 
 use crate::atlas::Atlas;
+use crate::auth::{LoginThrottle, TokenCache};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -12,6 +15,9 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// Most points one `POST /api/v1/locate` may carry.
     pub max_locate_points: usize,
+    /// Working days, holidays and working hours that deadlines count on.
+    pub calendar: WorkingCalendar,
+    pub node_limits: NodeLimits,
 }
 
 impl Default for Config {
@@ -19,6 +25,8 @@ impl Default for Config {
         Config {
             body_limit_bytes: 16 * 1024 * 1024,
             max_locate_points: 100_000,
+            calendar: WorkingCalendar::china_default(),
+            node_limits: NodeLimits::default(),
         }
     }
 }
@@ -27,6 +35,8 @@ impl Default for Config {
 pub struct AppState {
     pub store: AnyStore,
     pub config: Arc<Config>,
+    pub tokens: Arc<TokenCache>,
+    pub logins: Arc<LoginThrottle>,
     atlas: Arc<RwLock<Arc<Atlas>>>,
     /// The region revision the current atlas was built from.
     atlas_revision: Arc<tokio::sync::Mutex<String>>,
@@ -46,6 +56,8 @@ impl AppState {
         let state = AppState {
             store,
             config: Arc::new(config),
+            tokens: Arc::default(),
+            logins: Arc::default(),
             atlas: Arc::new(RwLock::new(Arc::new(Atlas::empty()))),
             atlas_revision: Arc::new(tokio::sync::Mutex::new(String::new())),
         };

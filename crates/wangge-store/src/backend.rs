@@ -12,8 +12,8 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use crate::{
-    CaseEventRow, CaseRow, CategoryRow, RegionChange, RegionRow, Result, Store, StoreError,
-    UnitRow, UserRow,
+    CaseEventRow, CaseFilter, CaseOrder, CaseRow, CaseUpdate, CategoryRow, DispatchRuleRow, Light,
+    RegionChange, RegionRow, Result, Store, StoreError, TokenRow, UnitRow, UserRow,
 };
 
 /// Rows per multi-row INSERT: keeps every statement under SQLite's 32,766 and PostgreSQL's
@@ -86,8 +86,54 @@ fn conflict(what: &'static str, key: String) -> impl FnOnce(sqlx::Error) -> Stor
 }
 
 macro_rules! store_impl {
-    ($store:ty, $row:ty) => {
+    ($store:ty, $db:ty, $row:ty) => {
         impl $store {
+            /// The WHERE clause of a case listing; shared by the page and the count.
+            fn push_case_filter(qb: &mut QueryBuilder<$db>, f: &CaseFilter) {
+                qb.push(" WHERE 1 = 1");
+                if !f.states.is_empty() {
+                    qb.push(" AND state IN (");
+                    let mut sep = qb.separated(", ");
+                    for s in &f.states {
+                        sep.push_bind(s.clone());
+                    }
+                    qb.push(")");
+                }
+                if let Some(c) = &f.category {
+                    qb.push(" AND category_code = ").push_bind(c.clone());
+                }
+                if let Some(r) = &f.region_prefix {
+                    qb.push(" AND grid_code LIKE ").push_bind(format!("{r}%"));
+                }
+                if let Some(u) = &f.unit {
+                    qb.push(" AND (unit_code = ").push_bind(u.clone());
+                    qb.push(" OR EXISTS (SELECT 1 FROM case_parts p WHERE p.district_code = cases.district_code AND p.case_id = cases.id AND p.unit_code = ")
+                        .push_bind(u.clone())
+                        .push("))");
+                }
+                if let Some(s) = &f.source {
+                    qb.push(" AND source = ").push_bind(s.clone());
+                }
+                if let Some(t) = f.reported_from {
+                    qb.push(" AND reported_at >= ").push_bind(t);
+                }
+                if let Some(t) = f.reported_to {
+                    qb.push(" AND reported_at < ").push_bind(t);
+                }
+                if let Some(light) = f.light {
+                    let now = f.now.unwrap_or_else(chrono::Utc::now);
+                    match light {
+                        Light::Red => qb.push(" AND due_at <= ").push_bind(now),
+                        Light::Yellow => qb
+                            .push(" AND warn_at <= ")
+                            .push_bind(now)
+                            .push(" AND due_at > ")
+                            .push_bind(now),
+                        Light::Green => qb.push(" AND warn_at > ").push_bind(now),
+                    };
+                }
+            }
+
             fn region(row: &$row) -> Result<RegionRow> {
                 Ok(RegionRow {
                     id: row.try_get("id")?,
@@ -116,6 +162,7 @@ macro_rules! store_impl {
                     deadline_amount: row.try_get("deadline_amount")?,
                     deadline_type: row.try_get("deadline_type")?,
                     active: row.try_get("active")?,
+                    auto_close: row.try_get("auto_close")?,
                 })
             }
 
@@ -152,7 +199,39 @@ macro_rules! store_impl {
                     version: row.try_get("version")?,
                     reported_at: row.try_get("reported_at")?,
                     updated_at: row.try_get("updated_at")?,
+                    unit_code: row.try_get("unit_code")?,
+                    level: row.try_get("level")?,
+                    suspended: row.try_get("suspended")?,
+                    urgent: row.try_get("urgent")?,
+                    status: row.try_get("status")?,
+                    node: row.try_get("node")?,
+                    node_started_at: row.try_get("node_started_at")?,
+                    warn_at: row.try_get("warn_at")?,
+                    due_at: row.try_get("due_at")?,
                 })
+            }
+
+            async fn insert_event(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                e: &CaseEventRow,
+            ) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO case_events (district_code, case_id, seq, action, actor, role, at, from_state, to_state, payload) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&e.district_code)
+                .bind(e.case_id)
+                .bind(e.seq)
+                .bind(&e.action)
+                .bind(&e.actor)
+                .bind(&e.role)
+                .bind(e.at)
+                .bind(&e.from_state)
+                .bind(&e.to_state)
+                .bind(&e.payload)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
             }
 
             fn event_row(row: &$row) -> Result<CaseEventRow> {
@@ -264,7 +343,7 @@ macro_rules! store_impl {
                 let mut tx = self.write.begin().await?;
                 for chunk in rows.chunks(BATCH) {
                     let mut qb = QueryBuilder::new(
-                        "INSERT INTO categories (kind, code, class_code, class_name, name, registration_standard, closing_standard, deadline_amount, deadline_type, active) ",
+                        "INSERT INTO categories (kind, code, class_code, class_name, name, registration_standard, closing_standard, deadline_amount, deadline_type, active, auto_close) ",
                     );
                     qb.push_values(chunk, |mut b, c| {
                         b.push_bind(&c.kind)
@@ -276,7 +355,8 @@ macro_rules! store_impl {
                             .push_bind(&c.closing_standard)
                             .push_bind(c.deadline_amount)
                             .push_bind(&c.deadline_type)
-                            .push_bind(c.active);
+                            .push_bind(c.active)
+                            .push_bind(c.auto_close);
                     });
                     qb.push(
                         " ON CONFLICT (kind, code) DO UPDATE SET class_code = excluded.class_code, \
@@ -284,7 +364,8 @@ macro_rules! store_impl {
                          registration_standard = excluded.registration_standard, \
                          closing_standard = excluded.closing_standard, \
                          deadline_amount = excluded.deadline_amount, \
-                         deadline_type = excluded.deadline_type, active = excluded.active",
+                         deadline_type = excluded.deadline_type, active = excluded.active, \
+                         auto_close = excluded.auto_close",
                     );
                     qb.build().execute(&mut *tx).await?;
                 }
@@ -389,8 +470,9 @@ macro_rules! store_impl {
                 let mut tx = self.write.begin().await?;
                 sqlx::query(
                     "INSERT INTO cases (district_code, id, category_kind, category_code, description, address, lon, lat, \
-                     grid_code, community_code, street_code, source, external_id, state, version, reported_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                     grid_code, community_code, street_code, source, external_id, state, version, reported_at, updated_at, \
+                     unit_code, level, suspended, urgent, status, node, node_started_at, warn_at, due_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
                 )
                 .bind(&c.district_code)
                 .bind(c.id)
@@ -409,30 +491,183 @@ macro_rules! store_impl {
                 .bind(c.version)
                 .bind(c.reported_at)
                 .bind(c.updated_at)
+                .bind(&c.unit_code)
+                .bind(&c.level)
+                .bind(c.suspended)
+                .bind(c.urgent)
+                .bind(&c.status)
+                .bind(&c.node)
+                .bind(c.node_started_at)
+                .bind(c.warn_at)
+                .bind(c.due_at)
                 .execute(&mut *tx)
                 .await
                 .map_err(conflict(
                     "case from this source with external id",
                     c.external_id.clone().unwrap_or_default(),
                 ))?;
-                sqlx::query(
-                    "INSERT INTO case_events (district_code, case_id, seq, action, actor, role, at, from_state, to_state, payload) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(&first.district_code)
-                .bind(first.case_id)
-                .bind(first.seq)
-                .bind(&first.action)
-                .bind(&first.actor)
-                .bind(&first.role)
-                .bind(first.at)
-                .bind(&first.from_state)
-                .bind(&first.to_state)
-                .bind(&first.payload)
-                .execute(&mut *tx)
-                .await?;
+                Self::insert_event(&mut tx, first).await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn apply_case_updates(&self, updates: &[CaseUpdate]) -> Result<()> {
+                let mut tx = self.write.begin().await?;
+                for u in updates {
+                    let c = &u.case;
+                    let done = sqlx::query(
+                        "UPDATE cases SET state = $1, version = $2, updated_at = $3, unit_code = $4, level = $5, \
+                         suspended = $6, status = $7, node = $8, node_started_at = $9, warn_at = $10, due_at = $11 \
+                         WHERE district_code = $12 AND id = $13 AND version = $14",
+                    )
+                    .bind(&c.state)
+                    .bind(c.version)
+                    .bind(c.updated_at)
+                    .bind(&c.unit_code)
+                    .bind(&c.level)
+                    .bind(c.suspended)
+                    .bind(&c.status)
+                    .bind(&c.node)
+                    .bind(c.node_started_at)
+                    .bind(c.warn_at)
+                    .bind(c.due_at)
+                    .bind(&c.district_code)
+                    .bind(c.id)
+                    .bind(u.expected_version)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() != 1 {
+                        return Err(StoreError::VersionConflict {
+                            id: c.id,
+                            expected: u.expected_version,
+                        });
+                    }
+                    Self::insert_event(&mut tx, &u.event).await?;
+                    for unit in &u.new_parts {
+                        sqlx::query(
+                            "INSERT INTO case_parts (district_code, case_id, unit_code) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(&c.district_code)
+                        .bind(c.id)
+                        .bind(unit)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_cases(&self, f: &CaseFilter) -> Result<(Vec<CaseRow>, i64)> {
+                let mut count = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM cases");
+                Self::push_case_filter(&mut count, f);
+                let total: i64 = count.build_query_scalar().fetch_one(&self.read).await?;
+                let mut page = QueryBuilder::<$db>::new("SELECT * FROM cases");
+                Self::push_case_filter(&mut page, f);
+                page.push(match f.order {
+                    CaseOrder::NewestFirst => " ORDER BY reported_at DESC, id DESC",
+                    CaseOrder::OldestFirst => " ORDER BY reported_at ASC, id ASC",
+                    CaseOrder::DueFirst => " ORDER BY due_at IS NULL, due_at ASC, id ASC",
+                });
+                page.push(" LIMIT ").push_bind(f.limit.clamp(0, 10_000));
+                page.push(" OFFSET ").push_bind(f.offset.max(0));
+                let rows = page.build().fetch_all(&self.read).await?;
+                Ok((rows.iter().map(Self::case_row).collect::<Result<_>>()?, total))
+            }
+
+            async fn user(&self, id: Uuid) -> Result<Option<UserRow>> {
+                let row = sqlx::query("SELECT * FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.read)
+                    .await?;
+                row.as_ref().map(Self::user_row).transpose()
+            }
+
+            async fn insert_token(&self, t: &TokenRow) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO api_tokens (token_hash, user_id, label, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&t.token_hash)
+                .bind(t.user_id)
+                .bind(&t.label)
+                .bind(t.created_at)
+                .bind(t.expires_at)
+                .execute(&self.write)
+                .await?;
+                Ok(())
+            }
+
+            async fn token(&self, token_hash: &str) -> Result<Option<TokenRow>> {
+                let row = sqlx::query("SELECT * FROM api_tokens WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .fetch_optional(&self.read)
+                    .await?;
+                row.map(|row| {
+                    Ok(TokenRow {
+                        token_hash: row.try_get("token_hash")?,
+                        user_id: row.try_get("user_id")?,
+                        label: row.try_get("label")?,
+                        created_at: row.try_get("created_at")?,
+                        expires_at: row.try_get("expires_at")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn delete_token(&self, token_hash: &str) -> Result<()> {
+                sqlx::query("DELETE FROM api_tokens WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.write)
+                    .await?;
+                Ok(())
+            }
+
+            async fn unit(&self, code: &str) -> Result<Option<UnitRow>> {
+                Ok(self.units().await?.into_iter().find(|u| u.code == code))
+            }
+
+            async fn insert_dispatch_rule(&self, r: &DispatchRuleRow) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO dispatch_rules (id, category_code, region_code, component_unit, unit_code, auto_dispatch, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(r.id)
+                .bind(&r.category_code)
+                .bind(&r.region_code)
+                .bind(&r.component_unit)
+                .bind(&r.unit_code)
+                .bind(r.auto_dispatch)
+                .bind(r.created_at)
+                .execute(&self.write)
+                .await?;
+                Ok(())
+            }
+
+            async fn dispatch_rules(&self) -> Result<Vec<DispatchRuleRow>> {
+                let rows = sqlx::query("SELECT * FROM dispatch_rules ORDER BY created_at, id")
+                    .fetch_all(&self.read)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(DispatchRuleRow {
+                            id: row.try_get("id")?,
+                            category_code: row.try_get("category_code")?,
+                            region_code: row.try_get("region_code")?,
+                            component_unit: row.try_get("component_unit")?,
+                            unit_code: row.try_get("unit_code")?,
+                            auto_dispatch: row.try_get("auto_dispatch")?,
+                            created_at: row.try_get("created_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn delete_dispatch_rule(&self, id: Uuid) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM dispatch_rules WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.write)
+                    .await?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn case(&self, id: Uuid) -> Result<Option<CaseRow>> {
@@ -463,8 +698,8 @@ macro_rules! store_impl {
     };
 }
 
-store_impl!(SqliteStore, sqlx::sqlite::SqliteRow);
-store_impl!(PgStore, sqlx::postgres::PgRow);
+store_impl!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
+store_impl!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow);
 
 /// The store chosen at run time from a path or URL.
 #[derive(Clone, Debug)]
@@ -525,4 +760,14 @@ delegate! {
     async fn case(&self, id: Uuid) -> Result<Option<CaseRow>>;
     async fn case_events(&self, district_code: &str, id: Uuid) -> Result<Vec<CaseEventRow>>;
     async fn count_cases(&self) -> Result<i64>;
+    async fn apply_case_updates(&self, updates: &[CaseUpdate]) -> Result<()>;
+    async fn list_cases(&self, filter: &CaseFilter) -> Result<(Vec<CaseRow>, i64)>;
+    async fn user(&self, id: Uuid) -> Result<Option<UserRow>>;
+    async fn insert_token(&self, token: &TokenRow) -> Result<()>;
+    async fn token(&self, token_hash: &str) -> Result<Option<TokenRow>>;
+    async fn delete_token(&self, token_hash: &str) -> Result<()>;
+    async fn unit(&self, code: &str) -> Result<Option<UnitRow>>;
+    async fn insert_dispatch_rule(&self, rule: &DispatchRuleRow) -> Result<()>;
+    async fn dispatch_rules(&self) -> Result<Vec<DispatchRuleRow>>;
+    async fn delete_dispatch_rule(&self, id: Uuid) -> Result<bool>;
 }

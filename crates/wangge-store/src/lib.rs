@@ -23,6 +23,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("a {what} with key '{key}' exists already")]
     Conflict { what: &'static str, key: String },
+    #[error("case {id} has changed since version {expected}: reload it and try again")]
+    VersionConflict { id: Uuid, expected: i64 },
+    #[error("not found: {0}")]
+    NotFound(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error("unsupported database URL '{0}': give a file path, sqlite://… or postgres://…")]
@@ -76,6 +80,21 @@ pub trait Store {
     async fn case(&self, id: Uuid) -> Result<Option<CaseRow>>;
     async fn case_events(&self, district_code: &str, id: Uuid) -> Result<Vec<CaseEventRow>>;
     async fn count_cases(&self) -> Result<i64>;
+    /// Appends events to cases, each only if its case still has the expected version; all or
+    /// nothing (a merge touches two cases).
+    async fn apply_case_updates(&self, updates: &[CaseUpdate]) -> Result<()>;
+    /// One page of cases and the total matching the filter.
+    async fn list_cases(&self, filter: &CaseFilter) -> Result<(Vec<CaseRow>, i64)>;
+
+    async fn user(&self, id: Uuid) -> Result<Option<UserRow>>;
+    async fn insert_token(&self, token: &TokenRow) -> Result<()>;
+    async fn token(&self, token_hash: &str) -> Result<Option<TokenRow>>;
+    async fn delete_token(&self, token_hash: &str) -> Result<()>;
+
+    async fn unit(&self, code: &str) -> Result<Option<UnitRow>>;
+    async fn insert_dispatch_rule(&self, rule: &DispatchRuleRow) -> Result<()>;
+    async fn dispatch_rules(&self) -> Result<Vec<DispatchRuleRow>>;
+    async fn delete_dispatch_rule(&self, id: Uuid) -> Result<bool>;
 }
 
 pub mod testing {

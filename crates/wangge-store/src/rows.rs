@@ -33,6 +33,8 @@ pub struct CategoryRow {
     pub deadline_amount: i64,
     pub deadline_type: String,
     pub active: bool,
+    /// Checked cases of this category close without the shift leader.
+    pub auto_close: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +80,86 @@ pub struct CaseRow {
     pub version: i64,
     pub reported_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The unit the case is dispatched to.
+    pub unit_code: Option<String>,
+    /// The level holding the case (grid, community, street, district).
+    pub level: String,
+    pub suspended: bool,
+    pub urgent: bool,
+    /// The derived loop status as JSON, a cache of the timeline.
+    pub status: String,
+    /// The deadline node the case is in and its clock; `warn_at`/`due_at` are None while the
+    /// clock is stopped or the case is finished.
+    pub node: Option<String>,
+    pub node_started_at: Option<DateTime<Utc>>,
+    pub warn_at: Option<DateTime<Utc>>,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+/// A transition to store: the case's new cached values, the version it must still have, the
+/// event to append, and the units of a whistle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseUpdate {
+    pub case: CaseRow,
+    pub expected_version: i64,
+    pub event: CaseEventRow,
+    pub new_parts: Vec<String>,
+}
+
+/// Traffic light of the current deadline node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Light {
+    Green,
+    Yellow,
+    Red,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CaseOrder {
+    #[default]
+    NewestFirst,
+    OldestFirst,
+    DueFirst,
+}
+
+/// Which cases to list. Every set field narrows the list.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub states: Vec<String>,
+    pub category: Option<String>,
+    /// Cases whose grid code starts with this (a region and all below it).
+    pub region_prefix: Option<String>,
+    /// Cases dispatched to this unit or naming it in a whistle.
+    pub unit: Option<String>,
+    pub source: Option<String>,
+    pub reported_from: Option<DateTime<Utc>>,
+    pub reported_to: Option<DateTime<Utc>>,
+    pub light: Option<Light>,
+    pub now: Option<DateTime<Utc>>,
+    pub order: CaseOrder,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    /// SHA-256 of the token, hex; the token itself is never stored.
+    pub token_hash: String,
+    pub user_id: Uuid,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchRuleRow {
+    pub id: Uuid,
+    pub category_code: Option<String>,
+    pub region_code: Option<String>,
+    pub component_unit: Option<String>,
+    pub unit_code: String,
+    pub auto_dispatch: bool,
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

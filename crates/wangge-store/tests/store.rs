@@ -108,6 +108,7 @@ async fn a_case_is_stored_with_its_first_event() {
                 deadline_amount: 4,
                 deadline_type: "working_hours".into(),
                 active: true,
+                auto_close: false,
             }])
             .await
             .unwrap();
@@ -132,6 +133,15 @@ async fn a_case_is_stored_with_its_first_event() {
             version: 1,
             reported_at: now,
             updated_at: now,
+            unit_code: None,
+            level: "grid".into(),
+            suspended: false,
+            urgent: false,
+            status: "{}".into(),
+            node: Some("register".into()),
+            node_started_at: Some(now),
+            warn_at: None,
+            due_at: None,
         };
         let event = CaseEventRow {
             district_code: "110105".into(),

@@ -6,14 +6,15 @@ use chrono::Utc;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use wangge_domain::case::{ReportInput, Source};
+use wangge_domain::case_loop::{Action, Actor};
 use wangge_domain::category::{CategoryKind, national_catalogue};
 use wangge_domain::region::Level;
 use wangge_domain::role::Role;
 use wangge_domain::unit::DEFAULT_UNIT_KINDS;
 use wangge_server::AppState;
-use wangge_server::cases::{Actor, report_case};
+use wangge_server::cases::{act, report_case};
 use wangge_server::region_import::{ImportOptions, RegionFeature, import_regions};
-use wangge_store::{AnyStore, CategoryRow, Store, UnitRow, UserRow};
+use wangge_store::{AnyStore, CategoryRow, DispatchRuleRow, Store, UnitRow, UserRow};
 
 use crate::generate::{GeneratedCity, generate_city};
 
@@ -52,6 +53,7 @@ pub fn catalogue_rows() -> Vec<CategoryRow> {
             deadline_amount: i64::from(c.deadline.amount),
             deadline_type: c.deadline.kind.as_str().into(),
             active: true,
+            auto_close: false,
         })
         .collect()
 }
@@ -70,14 +72,6 @@ pub fn region_features(city: &GeneratedCity) -> Vec<RegionFeature> {
             geometry: r.geometry(),
         })
         .collect()
-}
-
-fn hash_password(password: &str) -> Result<String> {
-    use argon2::PasswordHasher;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("hashing the demo password failed: {e}"))
 }
 
 /// Fills an empty database with the demo city. Returns false (and changes nothing) when the
@@ -128,9 +122,27 @@ pub async fn seed(store: &AnyStore, grids: usize, seed: u64, cases: usize) -> Re
         });
     }
     store.insert_units(&units).await?;
+    for rule in demo_dispatch_rules(&districts, &units) {
+        store.insert_dispatch_rule(&rule).await?;
+    }
 
-    let first = |level| city.of_level(level).next().map(|r| r.code.clone());
-    let hash = tokio::task::spawn_blocking(|| hash_password(DEMO_PASSWORD)).await??;
+    // The demo's people work in the first district, around one grid in it.
+    let home_grid = city
+        .of_level(Level::Grid)
+        .find(|g| g.code.starts_with(&districts[0].code))
+        .map(|g| g.code.clone())
+        .unwrap_or_default();
+    let first = |level: Level| {
+        Some(match level {
+            Level::Grid => home_grid.clone(),
+            Level::Community => home_grid.get(..12).unwrap_or_default().to_owned(),
+            Level::Street => home_grid.get(..9).unwrap_or_default().to_owned(),
+            _ => home_grid.get(..6).unwrap_or_default().to_owned(),
+        })
+    };
+    let hash = tokio::task::spawn_blocking(|| wangge_server::auth::hash_password(DEMO_PASSWORD))
+        .await?
+        .map_err(|e| anyhow::anyhow!(e))?;
     let now = Utc::now();
     let users: Vec<UserRow> = demo_usernames()
         .into_iter()
@@ -163,17 +175,28 @@ pub async fn seed(store: &AnyStore, grids: usize, seed: u64, cases: usize) -> Re
         .filter(|c| c.kind == CategoryKind::Matter.as_str())
         .collect();
     let grid_list: Vec<_> = city.of_level(Level::Grid).collect();
+    let home_district: Vec<_> = grid_list
+        .iter()
+        .filter(|g| g.code.starts_with(&districts[0].code))
+        .copied()
+        .collect();
+    let home = grid_list.iter().find(|g| g.code == home_grid).copied();
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
-    let worker = Actor {
-        id: "demo-worker".into(),
-        role: Some(Role::GridWorker.as_str().into()),
-    };
     for n in 0..cases {
-        let grid = grid_list[rng.random_range(0..grid_list.len())];
-        let p = grid.polygon.exterior().0.clone();
-        // A point inside the grid: a blend of its ring towards its first corner's centre.
-        let (cx, cy) = p.iter().fold((0.0, 0.0), |(x, y), c| (x + c.x, y + c.y));
-        let k = p.len() as f64;
+        // Most cases fall in the demo people's district, some in the demo worker's own grid.
+        let grid = match (rng.random_range(0..10), home) {
+            (0..2, Some(h)) => h,
+            (2..8, _) if !home_district.is_empty() => {
+                home_district[rng.random_range(0..home_district.len())]
+            }
+            _ => grid_list[rng.random_range(0..grid_list.len())],
+        };
+        let p = &grid.polygon.exterior().0;
+        let k = (p.len().max(2) - 1) as f64;
+        let (cx, cy) = p
+            .iter()
+            .take(p.len().saturating_sub(1))
+            .fold((0.0, 0.0), |(x, y), c| (x + c.x, y + c.y));
         let (lon, lat) = (cx / k, cy / k);
         let category = &matters[rng.random_range(0..matters.len())];
         let source = Source::ALL[rng.random_range(0..Source::ALL.len())];
@@ -186,9 +209,170 @@ pub async fn seed(store: &AnyStore, grids: usize, seed: u64, cases: usize) -> Re
             external_id: (source != Source::Patrol).then(|| format!("DEMO-{n:05}")),
             address: Some(grid.name.clone()),
         };
-        report_case(&state, input, None, &worker)
+        let reporter = actor("demo-receiver", Role::Receiver, None);
+        let case = report_case(&state, input, None, &reporter)
             .await
             .with_context(|| format!("sample case {n}"))?;
+        let stage = rng.random_range(0..10);
+        advance(
+            &state,
+            case,
+            stage,
+            &units[rng.random_range(0..units.len())].code,
+        )
+        .await?;
     }
     Ok(true)
+}
+
+/// Who handles what in the demo: each district's units by category class; street-cleaning
+/// matters go out without a dispatcher.
+fn demo_dispatch_rules(
+    districts: &[&crate::generate::GenRegion],
+    units: &[UnitRow],
+) -> Vec<DispatchRuleRow> {
+    const BY_CLASS: &[(&str, &str, bool)] = &[
+        ("01", "shizheng", false),
+        ("02", "jiaotong", false),
+        ("03", "huanwei", true),
+        ("04", "yuanlin", false),
+        ("05", "zhujian", false),
+        ("06", "huanwei", true),
+        ("07", "chengguan", false),
+        ("08", "zhujian", false),
+        ("09", "chengguan", false),
+        ("10", "chengguan", false),
+    ];
+    let mut rules = Vec::new();
+    for d in districts {
+        for (class, kind, auto_dispatch) in BY_CLASS {
+            let code = format!("{}-{kind}", d.code);
+            if units.iter().any(|u| u.code == code) {
+                rules.push(DispatchRuleRow {
+                    id: wangge_domain::new_id(),
+                    category_code: Some((*class).into()),
+                    region_code: Some(d.code.clone()),
+                    component_unit: None,
+                    unit_code: code,
+                    auto_dispatch: *auto_dispatch,
+                    created_at: Utc::now(),
+                });
+            }
+        }
+    }
+    rules
+}
+
+fn actor(id: &str, role: Role, unit: Option<&str>) -> Actor {
+    Actor {
+        id: id.into(),
+        role,
+        region: None,
+        unit: unit.map(Into::into),
+    }
+}
+
+/// Takes a sample case some way round the loop, so every desk of the demo has work: stage 0–1
+/// stays reported, 2 registered, 3 dispatched, 4–5 in progress, 6 handled, 7–9 closed.
+async fn advance(
+    state: &AppState,
+    case: wangge_store::CaseRow,
+    stage: u32,
+    fallback_unit: &str,
+) -> Result<()> {
+    let mut row = case;
+    async fn step(
+        state: &AppState,
+        row: &wangge_store::CaseRow,
+        role: Role,
+        unit: Option<String>,
+        action: Action,
+    ) -> Result<wangge_store::CaseRow> {
+        let who = actor(&format!("demo-{}", role.as_str()), role, unit.as_deref());
+        Ok(act(state, &who, row.id, row.version, action).await?)
+    }
+    if stage < 2 {
+        return Ok(());
+    }
+    if Source::ALL
+        .iter()
+        .any(|s| s.as_str() == row.source && s.needs_confirmation())
+    {
+        row = step(
+            state,
+            &row,
+            Role::GridWorker,
+            None,
+            Action::Confirm {
+                note: Some("现场核实属实".into()),
+            },
+        )
+        .await?;
+    }
+    row = step(
+        state,
+        &row,
+        Role::Receiver,
+        None,
+        Action::Register { note: None },
+    )
+    .await?;
+    if stage < 3 {
+        return Ok(());
+    }
+    if row.state == "registered" {
+        let unit = wangge_server::cases::suggestion(state, &row)
+            .await?
+            .unit()
+            .unwrap_or(fallback_unit)
+            .to_owned();
+        row = step(
+            state,
+            &row,
+            Role::Dispatcher,
+            None,
+            Action::Dispatch { unit },
+        )
+        .await?;
+    }
+    let unit = row.unit_code.clone();
+    if stage < 4 {
+        return Ok(());
+    }
+    row = step(state, &row, Role::UnitUser, unit.clone(), Action::Accept).await?;
+    if stage < 6 {
+        return Ok(());
+    }
+    row = step(
+        state,
+        &row,
+        Role::UnitUser,
+        unit,
+        Action::Handle {
+            note: Some("已处置完毕".into()),
+        },
+    )
+    .await?;
+    if stage < 7 {
+        return Ok(());
+    }
+    row = step(
+        state,
+        &row,
+        Role::GridWorker,
+        None,
+        Action::CheckPass {
+            note: Some("核查通过".into()),
+        },
+    )
+    .await?;
+    step(
+        state,
+        &row,
+        Role::ShiftLeader,
+        None,
+        Action::Close { note: None },
+    )
+    .await?;
+    Ok(())
 }

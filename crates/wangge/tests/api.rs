@@ -274,7 +274,11 @@ async fn a_first_case_end_to_end() {
         ..Config::default()
     };
     for s in common::servers(config).await {
-        let (lon, lat, grid) = inside_point(&s);
+        let token = s.login("demo-receiver").await;
+        let district = s.region_of("demo-receiver").await;
+        let (lon, lat) = s.point_in(&s.region_of("demo-worker").await).await;
+        let grid = s.state.atlas().locate_code(lon, lat).unwrap().to_owned();
+        assert!(grid.starts_with(&district));
         let body = json!({
             "category": "06001",
             "description": "<script>alert('x')</script> 路边有暴露垃圾",
@@ -289,6 +293,12 @@ async fn a_first_case_end_to_end() {
             .send()
             .await
             .unwrap();
+        assert_eq!(
+            resp.status().as_u16(),
+            401,
+            "reporting needs a signed-in user"
+        );
+        let resp = s.post(&token, "/api/v1/cases", &body).await;
         assert_eq!(resp.status().as_u16(), 201);
         let case: Value = resp.json().await.unwrap();
         assert_eq!(case["grid"]["code"], grid.as_str());
@@ -310,11 +320,8 @@ async fn a_first_case_end_to_end() {
         let id = case["id"].as_str().unwrap();
 
         let got: Value = s
-            .client
-            .get(s.url(&format!("/api/v1/cases/{id}")))
-            .send()
+            .get(&token, &format!("/api/v1/cases/{id}"))
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -375,6 +382,7 @@ async fn a_first_case_end_to_end() {
             let (st, c, err) = error_code(
                 s.client
                     .post(s.url("/api/v1/cases"))
+                    .bearer_auth(&token)
                     .json(&bad(patch.clone()))
                     .send()
                     .await
@@ -390,6 +398,7 @@ async fn a_first_case_end_to_end() {
         let (st, c, _) = error_code(
             s.client
                 .post(s.url("/api/v1/cases"))
+                .bearer_auth(&token)
                 .json(&body)
                 .send()
                 .await
@@ -401,6 +410,7 @@ async fn a_first_case_end_to_end() {
         let (st, c, _) = error_code(
             s.client
                 .post(s.url("/api/v1/cases"))
+                .bearer_auth(&token)
                 .header("content-type", "application/json")
                 .body("{\"category\":")
                 .send()
@@ -413,6 +423,7 @@ async fn a_first_case_end_to_end() {
         let (st, c, _) = error_code(
             s.client
                 .post(s.url("/api/v1/cases"))
+                .bearer_auth(&token)
                 .json(&huge)
                 .send()
                 .await
@@ -429,6 +440,7 @@ async fn a_first_case_end_to_end() {
         let (st, c, _) = error_code(
             s.client
                 .get(s.url("/api/v1/cases/0193a8f0-0000-7000-8000-000000000000"))
+                .bearer_auth(&token)
                 .send()
                 .await
                 .unwrap(),
@@ -438,6 +450,7 @@ async fn a_first_case_end_to_end() {
         let (st, c, _) = error_code(
             s.client
                 .get(s.url("/api/v1/cases/not-an-id"))
+                .bearer_auth(&token)
                 .send()
                 .await
                 .unwrap(),

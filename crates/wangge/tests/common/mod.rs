@@ -65,3 +65,66 @@ pub async fn servers(config: Config) -> Vec<TestServer> {
     }
     out
 }
+
+impl TestServer {
+    /// Signs in a demo user and answers its bearer token.
+    pub async fn login(&self, username: &str) -> String {
+        let resp = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": "demo"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "login {username}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// An interior point of a current region.
+    pub async fn point_in(&self, code: &str) -> (f64, f64) {
+        use geo::InteriorPoint;
+        use wangge_store::Store;
+        let row = self.db.store.current_region(code).await.unwrap().unwrap();
+        let g = wangge_server::atlas::parse_geometry(&row.geometry).unwrap();
+        let p = g.interior_point().unwrap();
+        (p.x(), p.y())
+    }
+
+    /// The region a demo user is bound to.
+    pub async fn region_of(&self, username: &str) -> String {
+        use wangge_store::Store;
+        self.db
+            .store
+            .user_by_username(username)
+            .await
+            .unwrap()
+            .unwrap()
+            .region_code
+            .unwrap()
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(
+        &self,
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+}

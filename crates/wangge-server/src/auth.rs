@@ -1,0 +1,347 @@
+//! Who is calling: password login (argon2id) issuing bearer tokens, and the extractor that turns a
+//! token into the acting user. Tokens are random; only their SHA-256 is stored.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use wangge_domain::case_loop::Actor;
+use wangge_domain::role::Role;
+use wangge_store::{Store, TokenRow, UserRow};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// How long a token from `POST /auth/login` lives.
+pub const TOKEN_LIFETIME_HOURS: i64 = 12;
+/// How long a resolved token is trusted without asking the database again.
+const TOKEN_CACHE_SECONDS: u64 = 30;
+
+/// argon2id with the crate's defaults (19 MiB, 2 passes): a PHC string with its own salt.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    use argon2::PasswordHasher;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| format!("hashing failed: {e}"))
+}
+
+fn verify_password(password: &str, phc: &str) -> bool {
+    use argon2::PasswordVerifier;
+    let Ok(parsed) = argon2::password_hash::phc::PasswordHash::new(phc) else {
+        return false;
+    };
+    argon2::Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok()
+}
+
+pub fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn new_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("wg_{hex}")
+}
+
+/// The signed-in user and what they act as.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user_id: uuid::Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub actor: Actor,
+    pub token_hash: String,
+}
+
+/// Failed logins per username slow down further attempts, so passwords cannot be guessed at
+/// speed; a success clears the count.
+#[derive(Debug, Default)]
+pub struct LoginThrottle {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl LoginThrottle {
+    fn delay(&self, username: &str) -> Duration {
+        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(username) {
+            Some((n, at)) if *n >= 3 && at.elapsed() < Duration::from_secs(900) => {
+                Duration::from_millis(250u64.saturating_mul(1 << (n - 3).min(5)))
+                    .min(Duration::from_secs(8))
+            }
+            _ => Duration::ZERO,
+        }
+    }
+
+    fn failed(&self, username: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = map
+            .entry(username.to_owned())
+            .or_insert((0, Instant::now()));
+        entry.0 = entry.0.saturating_add(1);
+        entry.1 = Instant::now();
+    }
+
+    fn succeeded(&self, username: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(username);
+    }
+}
+
+/// A resolved token: its user, when the token expires, when it was looked up.
+type CachedToken = (CurrentUser, DateTime<Utc>, Instant);
+
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<String, CachedToken>>,
+}
+
+impl TokenCache {
+    fn get(&self, hash: &str) -> Option<(CurrentUser, DateTime<Utc>)> {
+        let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(hash)
+            .filter(|(_, _, at)| at.elapsed() < Duration::from_secs(TOKEN_CACHE_SECONDS))
+            .map(|(u, exp, _)| (u.clone(), *exp))
+    }
+
+    fn put(&self, hash: &str, user: CurrentUser, expires: DateTime<Utc>) {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            map.clear();
+        }
+        map.insert(hash.to_owned(), (user, expires, Instant::now()));
+    }
+
+    pub fn forget(&self, hash: &str) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(hash);
+    }
+}
+
+fn current_user(user: &UserRow, token_hash: String) -> Result<CurrentUser, ApiError> {
+    let role: Role = user
+        .role
+        .parse()
+        .map_err(|e: wangge_domain::role::UnknownRole| ApiError::internal(e))?;
+    Ok(CurrentUser {
+        user_id: user.id,
+        username: user.username.clone(),
+        display_name: user.display_name.clone(),
+        actor: Actor {
+            id: user.username.clone(),
+            role,
+            region: user.region_code.clone(),
+            unit: None,
+        },
+        token_hash,
+    })
+}
+
+fn unauthorized(code: &'static str, message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                unauthorized(
+                    "unauthenticated",
+                    "sign in first: send Authorization: Bearer <token>",
+                )
+            })?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                unauthorized(
+                    "unauthenticated",
+                    "the Authorization header must be 'Bearer <token>'",
+                )
+            })?;
+        let hash = token_hash(token);
+        let now = Utc::now();
+        if let Some((user, expires)) = state.tokens.get(&hash) {
+            if expires <= now {
+                state.tokens.forget(&hash);
+                return Err(unauthorized(
+                    "token_expired",
+                    "the token has expired: sign in again",
+                ));
+            }
+            return Ok(user);
+        }
+        let row = state.store.token(&hash).await?.ok_or_else(|| {
+            unauthorized("invalid_token", "the token is not valid: sign in again")
+        })?;
+        if row.expires_at <= now {
+            return Err(unauthorized(
+                "token_expired",
+                "the token has expired: sign in again",
+            ));
+        }
+        let user = state
+            .store
+            .user(row.user_id)
+            .await?
+            .filter(|u| u.active)
+            .ok_or_else(|| unauthorized("invalid_token", "the token's user is no longer active"))?;
+        let mut current = current_user(&user, hash.clone())?;
+        current.actor.unit = match user.unit_id {
+            Some(id) => state
+                .store
+                .units()
+                .await?
+                .into_iter()
+                .find(|u| u.id == id)
+                .map(|u| u.code),
+            None => None,
+        };
+        state.tokens.put(&hash, current.clone(), row.expires_at);
+        Ok(current)
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginAnswer {
+    /// Send as `Authorization: Bearer <token>`.
+    token: String,
+    expires_at: DateTime<Utc>,
+    user: Me,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    username: String,
+    display_name: String,
+    role: String,
+    role_zh: String,
+    region_code: Option<String>,
+    unit_code: Option<String>,
+}
+
+fn me(u: &CurrentUser) -> Me {
+    Me {
+        username: u.username.clone(),
+        display_name: u.display_name.clone(),
+        role: u.actor.role.as_str().into(),
+        role_zh: u.actor.role.zh().into(),
+        region_code: u.actor.region.clone(),
+        unit_code: u.actor.unit.clone(),
+    }
+}
+
+/// Signs in with a username and password; answers a bearer token.
+#[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest,
+    responses((status = 200, body = LoginAnswer), (status = 401, description = "invalid_credentials", body = crate::error::ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    crate::api::ApiJson(req): crate::api::ApiJson<LoginRequest>,
+) -> ApiResult<Json<LoginAnswer>> {
+    let username = req.username.trim().to_owned();
+    let delay = state.logins.delay(&username);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let user = state.store.user_by_username(&username).await?;
+    let password = req.password;
+    // Verify even for an unknown user, so timing does not tell which part was wrong.
+    let phc = user
+        .as_ref()
+        .filter(|u| u.active)
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.to_owned());
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+        .await
+        .map_err(ApiError::internal)?;
+    let user = match (ok, user) {
+        (true, Some(u)) if u.active => u,
+        _ => {
+            state.logins.failed(&username);
+            return Err(unauthorized(
+                "invalid_credentials",
+                "wrong username or password",
+            ));
+        }
+    };
+    state.logins.succeeded(&username);
+    let token = new_token();
+    let hash = token_hash(&token);
+    let now = Utc::now();
+    let expires_at = now + chrono::Duration::hours(TOKEN_LIFETIME_HOURS);
+    state
+        .store
+        .insert_token(&TokenRow {
+            token_hash: hash.clone(),
+            user_id: user.id,
+            label: "login".into(),
+            created_at: now,
+            expires_at,
+        })
+        .await?;
+    let mut current = current_user(&user, hash)?;
+    current.actor.unit = match user.unit_id {
+        Some(id) => state
+            .store
+            .units()
+            .await?
+            .into_iter()
+            .find(|u| u.id == id)
+            .map(|u| u.code),
+        None => None,
+    };
+    Ok(Json(LoginAnswer {
+        token,
+        expires_at,
+        user: me(&current),
+    }))
+}
+
+/// A valid argon2id hash of a random password, verified against when the user does not exist.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$GpZ3sK/oH9p7VIiV56G/64Zo/8GaUw434IimaPqxwCo";
+
+/// Ends this token.
+#[utoipa::path(post, path = "/api/v1/auth/logout", responses((status = 204)), security(("bearer" = [])))]
+pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> ApiResult<StatusCode> {
+    state.store.delete_token(&user.token_hash).await?;
+    state.tokens.forget(&user.token_hash);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who the token belongs to.
+#[utoipa::path(get, path = "/api/v1/auth/me", responses((status = 200, body = Me)), security(("bearer" = [])))]
+pub async fn whoami(user: CurrentUser) -> Json<Me> {
+    Json(me(&user))
+}
