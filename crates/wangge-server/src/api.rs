@@ -59,6 +59,18 @@ pub fn routes() -> Router<AppState> {
             "/cases/{id}/actions",
             axum::routing::post(crate::case_api::case_action),
         )
+        .route(
+            "/cases/{id}/attachments",
+            get(crate::evidence_api::list).post(crate::evidence_api::upload),
+        )
+        .route(
+            "/cases/{id}/attachments/{attachment}",
+            get(crate::evidence_api::download),
+        )
+        .route(
+            "/cases/{id}/attachments/{attachment}/thumbnail",
+            get(crate::evidence_api::thumbnail),
+        )
         .route("/units", get(crate::rules_api::list_units))
         .route(
             "/dispatch-rules",
@@ -507,6 +519,8 @@ pub struct CaseView {
     suggested_unit: Option<String>,
     /// What the caller may do to the case now.
     allowed_actions: Vec<String>,
+    /// Photos: before (report), after (handling), at the check (verification).
+    attachments: Vec<crate::evidence_api::AttachmentView>,
     timeline: Vec<EventView>,
 }
 
@@ -594,6 +608,13 @@ pub(crate) async fn case_view(
     } else {
         None
     };
+    let attachments = state
+        .store
+        .attachments(&c.district_code, c.id)
+        .await?
+        .into_iter()
+        .map(crate::evidence_api::attachment_view)
+        .collect();
     let allowed_actions = case_loop::allowed_actions(st, &user.actor)
         .into_iter()
         .map(|a| a.as_str().to_owned())
@@ -652,6 +673,7 @@ pub(crate) async fn case_view(
         clock,
         suggested_unit,
         allowed_actions,
+        attachments,
         timeline: events.into_iter().map(event_view).collect(),
     })
 }
@@ -776,7 +798,9 @@ pub(crate) fn parse_case_id(id: &str) -> ApiResult<Uuid> {
         create_case, get_case, crate::case_api::case_action, crate::case_api::list_cases,
         crate::rules_api::list_units, crate::rules_api::list_dispatch_rules,
         crate::rules_api::create_dispatch_rule, crate::rules_api::delete_dispatch_rule,
-        crate::auth::login, crate::auth::logout, crate::auth::whoami
+        crate::auth::login, crate::auth::logout, crate::auth::whoami,
+        crate::evidence_api::upload, crate::evidence_api::list, crate::evidence_api::download,
+        crate::evidence_api::thumbnail
     ),
     modifiers(&BearerAuth),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail))

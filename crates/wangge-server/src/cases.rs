@@ -14,7 +14,9 @@ use wangge_domain::dispatch::{self, DispatchRule, Suggestion};
 use wangge_domain::region::Level;
 use wangge_domain::role::Role;
 use wangge_geo::crs::{self, Crs};
-use wangge_store::{CaseEventRow, CaseRow, CaseUpdate, CategoryRow, Store, StoreError};
+use wangge_store::{
+    AttachmentRow, CaseEventRow, CaseRow, CaseUpdate, CategoryRow, Store, StoreError,
+};
 
 use crate::state::AppState;
 
@@ -321,7 +323,7 @@ pub async fn act(
     expected_version: i64,
     action: Action,
 ) -> Result<CaseRow, ActError> {
-    let row = act_once(state, actor, id, expected_version, &action).await?;
+    let row = act_once(state, actor, id, expected_version, &action, Vec::new()).await?;
     let follow_up = match action {
         Action::Register { .. } => match suggestion(state, &row).await? {
             Suggestion::One {
@@ -348,7 +350,7 @@ pub async fn act(
     };
     match follow_up {
         Some((role, next)) => {
-            match act_once(state, &system(role), id, row.version, &next).await {
+            match act_once(state, &system(role), id, row.version, &next, Vec::new()).await {
                 Ok(after) => Ok(after),
                 // The automatic step is a convenience: if it cannot run, a person does it.
                 Err(e) => {
@@ -367,6 +369,7 @@ async fn act_once(
     id: Uuid,
     expected_version: i64,
     action: &Action,
+    new_attachments: Vec<AttachmentRow>,
 ) -> Result<CaseRow, ActError> {
     let row = state.store.case(id).await?.ok_or(ActError::NotFound(id))?;
     let mut cached = Cached::of(&row)?;
@@ -479,6 +482,7 @@ async fn act_once(
         expected_version,
         event,
         new_parts,
+        new_attachments,
     }];
     if let Some(target) = merge_target {
         // The surviving case records what was folded into it; its state does not change.
@@ -501,6 +505,7 @@ async fn act_once(
             case: survivor,
             expected_version: target.version,
             new_parts: Vec::new(),
+            new_attachments: Vec::new(),
         });
     }
     match state.store.apply_case_updates(&updates).await {
@@ -517,6 +522,54 @@ async fn act_once(
             })
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Records stored evidence on a case: an `attach` event and the attachment row in one
+/// transaction. Attaching needs no version from the caller: it does not depend on the case's
+/// state beyond being allowed at all, so a concurrent change is simply retried.
+pub async fn attach_evidence(
+    state: &AppState,
+    actor: &Actor,
+    id: Uuid,
+    stored: &crate::evidence::StoredEvidence,
+    stage: &str,
+    file_name: Option<String>,
+) -> Result<(CaseRow, AttachmentRow), ActError> {
+    let mut attempts = 0;
+    loop {
+        let row = state.store.case(id).await?.ok_or(ActError::NotFound(id))?;
+        let attachment = AttachmentRow {
+            district_code: row.district_code.clone(),
+            id: wangge_domain::new_id(),
+            case_id: id,
+            sha256: stored.sha256.clone(),
+            media_type: stored.media_type.as_str().into(),
+            size: i64::try_from(stored.size).unwrap_or(i64::MAX),
+            width: stored.width.map(i64::from),
+            height: stored.height.map(i64::from),
+            stage: stage.to_owned(),
+            file_name: file_name.clone(),
+            uploaded_by: actor.id.clone(),
+            uploaded_at: Utc::now(),
+        };
+        let action = Action::Attach {
+            attachment: attachment.id.to_string(),
+        };
+        match act_once(
+            state,
+            actor,
+            id,
+            row.version,
+            &action,
+            vec![attachment.clone()],
+        )
+        .await
+        {
+            Ok(updated) => return Ok((updated, attachment)),
+            Err(ActError::Stale { .. }) if attempts < 3 => attempts += 1,
+            Err(e) => return Err(e),
+        }
     }
 }
 

@@ -6,6 +6,8 @@ pub mod auth;
 pub mod case_api;
 pub mod cases;
 pub mod error;
+pub mod evidence;
+pub mod evidence_api;
 mod pages;
 pub mod region_import;
 pub mod rules_api;

@@ -1,5 +1,6 @@
 //! What every request handler shares: the store, the in-memory atlas and the configuration.
 
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use wangge_domain::calendar::WorkingCalendar;
@@ -8,6 +9,7 @@ use wangge_store::{AnyStore, Store};
 
 use crate::atlas::Atlas;
 use crate::auth::{LoginThrottle, TokenCache};
+use crate::evidence::{EvidenceConfig, EvidenceError, EvidenceStore};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -18,6 +20,9 @@ pub struct Config {
     /// Working days, holidays and working hours that deadlines count on.
     pub calendar: WorkingCalendar,
     pub node_limits: NodeLimits,
+    /// Where evidence files (photos) are kept; None = a folder in the system's temp dir, for
+    /// tests and throwaway runs.
+    pub evidence_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -27,6 +32,7 @@ impl Default for Config {
             max_locate_points: 100_000,
             calendar: WorkingCalendar::china_default(),
             node_limits: NodeLimits::default(),
+            evidence_dir: None,
         }
     }
 }
@@ -37,6 +43,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub tokens: Arc<TokenCache>,
     pub logins: Arc<LoginThrottle>,
+    pub evidence: EvidenceStore,
     atlas: Arc<RwLock<Arc<Atlas>>>,
     /// The region revision the current atlas was built from.
     atlas_revision: Arc<tokio::sync::Mutex<String>>,
@@ -48,13 +55,20 @@ pub enum LoadError {
     Store(#[from] wangge_store::StoreError),
     #[error(transparent)]
     Atlas(#[from] crate::atlas::AtlasError),
+    #[error("evidence store: {0}")]
+    Evidence(#[from] EvidenceError),
 }
 
 impl AppState {
     /// Loads the atlas from the store.
     pub async fn load(store: AnyStore, config: Config) -> Result<Self, LoadError> {
+        let dir = config.evidence_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("wangge-evidence-{}", std::process::id()))
+        });
+        let evidence = EvidenceStore::open(EvidenceConfig::new(dir))?;
         let state = AppState {
             store,
+            evidence,
             config: Arc::new(config),
             tokens: Arc::default(),
             logins: Arc::default(),

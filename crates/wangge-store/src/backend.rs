@@ -12,8 +12,9 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use crate::{
-    CaseEventRow, CaseFilter, CaseOrder, CaseRow, CaseUpdate, CategoryRow, DispatchRuleRow, Light,
-    RegionChange, RegionRow, Result, Store, StoreError, TokenRow, UnitRow, UserRow,
+    AttachmentRow, CaseEventRow, CaseFilter, CaseOrder, CaseRow, CaseUpdate, CategoryRow,
+    DispatchRuleRow, Light, RegionChange, RegionRow, Result, Store, StoreError, TokenRow, UnitRow,
+    UserRow,
 };
 
 /// Rows per multi-row INSERT: keeps every statement under SQLite's 32,766 and PostgreSQL's
@@ -543,6 +544,26 @@ macro_rules! store_impl {
                         });
                     }
                     Self::insert_event(&mut tx, &u.event).await?;
+                    for a in &u.new_attachments {
+                        sqlx::query(
+                            "INSERT INTO attachments (district_code, id, case_id, sha256, media_type, size, width, height, stage, file_name, uploaded_by, uploaded_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                        )
+                        .bind(&a.district_code)
+                        .bind(a.id)
+                        .bind(a.case_id)
+                        .bind(&a.sha256)
+                        .bind(&a.media_type)
+                        .bind(a.size)
+                        .bind(a.width)
+                        .bind(a.height)
+                        .bind(&a.stage)
+                        .bind(&a.file_name)
+                        .bind(&a.uploaded_by)
+                        .bind(a.uploaded_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                     for unit in &u.new_parts {
                         sqlx::query(
                             "INSERT INTO case_parts (district_code, case_id, unit_code) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -573,6 +594,34 @@ macro_rules! store_impl {
                 page.push(" OFFSET ").push_bind(f.offset.max(0));
                 let rows = page.build().fetch_all(&self.read).await?;
                 Ok((rows.iter().map(Self::case_row).collect::<Result<_>>()?, total))
+            }
+
+            async fn attachments(&self, district_code: &str, case_id: Uuid) -> Result<Vec<AttachmentRow>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM attachments WHERE district_code = $1 AND case_id = $2 ORDER BY uploaded_at, id",
+                )
+                .bind(district_code)
+                .bind(case_id)
+                .fetch_all(&self.read)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(AttachmentRow {
+                            district_code: row.try_get("district_code")?,
+                            id: row.try_get("id")?,
+                            case_id: row.try_get("case_id")?,
+                            sha256: row.try_get("sha256")?,
+                            media_type: row.try_get("media_type")?,
+                            size: row.try_get("size")?,
+                            width: row.try_get("width")?,
+                            height: row.try_get("height")?,
+                            stage: row.try_get("stage")?,
+                            file_name: row.try_get("file_name")?,
+                            uploaded_by: row.try_get("uploaded_by")?,
+                            uploaded_at: row.try_get("uploaded_at")?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn user(&self, id: Uuid) -> Result<Option<UserRow>> {
@@ -762,6 +811,7 @@ delegate! {
     async fn count_cases(&self) -> Result<i64>;
     async fn apply_case_updates(&self, updates: &[CaseUpdate]) -> Result<()>;
     async fn list_cases(&self, filter: &CaseFilter) -> Result<(Vec<CaseRow>, i64)>;
+    async fn attachments(&self, district_code: &str, case_id: Uuid) -> Result<Vec<AttachmentRow>>;
     async fn user(&self, id: Uuid) -> Result<Option<UserRow>>;
     async fn insert_token(&self, token: &TokenRow) -> Result<()>;
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRow>>;

@@ -86,6 +86,8 @@ pub trait Store {
     /// One page of cases and the total matching the filter.
     async fn list_cases(&self, filter: &CaseFilter) -> Result<(Vec<CaseRow>, i64)>;
 
+    async fn attachments(&self, district_code: &str, case_id: Uuid) -> Result<Vec<AttachmentRow>>;
+
     async fn user(&self, id: Uuid) -> Result<Option<UserRow>>;
     async fn insert_token(&self, token: &TokenRow) -> Result<()>;
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRow>>;

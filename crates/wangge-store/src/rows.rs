@@ -96,6 +96,22 @@ pub struct CaseRow {
     pub due_at: Option<DateTime<Utc>>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentRow {
+    pub district_code: String,
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub sha256: String,
+    pub media_type: String,
+    pub size: i64,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub stage: String,
+    pub file_name: Option<String>,
+    pub uploaded_by: String,
+    pub uploaded_at: DateTime<Utc>,
+}
+
 /// A transition to store: the case's new cached values, the version it must still have, the
 /// event to append, and the units of a whistle.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,6 +120,8 @@ pub struct CaseUpdate {
     pub expected_version: i64,
     pub event: CaseEventRow,
     pub new_parts: Vec<String>,
+    /// Evidence recorded by this transition (an `attach`).
+    pub new_attachments: Vec<AttachmentRow>,
 }
 
 /// Traffic light of the current deadline node.
