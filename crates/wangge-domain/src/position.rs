@@ -62,6 +62,17 @@ impl Position {
     pub fn lat(self) -> f64 {
         self.lat
     }
+
+    /// Great-circle distance in metres (haversine on a sphere of the mean earth radius): ample
+    /// for telling whether two reports are 50 m apart.
+    pub fn distance_m(self, other: Position) -> f64 {
+        const EARTH_RADIUS_M: f64 = 6_371_008.8;
+        let (la1, la2) = (self.lat.to_radians(), other.lat.to_radians());
+        let dlat = la2 - la1;
+        let dlon = (other.lon - self.lon).to_radians();
+        let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlon / 2.0).sin().powi(2);
+        2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
+    }
 }
 
 #[cfg(test)]
@@ -93,6 +104,14 @@ mod tests {
             Err(PositionError::OutOfRange { field: "lat", .. })
         ));
         assert_eq!(Position::new(116.4, 39.9).unwrap().lon(), 116.4);
+    }
+
+    #[test]
+    fn distances_are_in_metres() {
+        let a = Position::new(116.3975, 39.9087).unwrap();
+        let b = Position::new(116.3975, 39.9096).unwrap();
+        assert!((a.distance_m(b) - 100.0).abs() < 1.0, "{}", a.distance_m(b));
+        assert_eq!(a.distance_m(a), 0.0);
     }
 
     proptest! {

@@ -521,7 +521,20 @@ pub struct CaseView {
     allowed_actions: Vec<String>,
     /// Photos: before (report), after (handling), at the check (verification).
     attachments: Vec<crate::evidence_api::AttachmentView>,
+    /// Open cases of the same subcategory close by and shortly before: possible duplicates,
+    /// shown while the case waits for registration.
+    duplicate_candidates: Vec<DuplicateView>,
     timeline: Vec<EventView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DuplicateView {
+    id: Uuid,
+    distance_m: f64,
+    state: String,
+    source: String,
+    reported_at: DateTime<Utc>,
+    description: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -608,6 +621,22 @@ pub(crate) async fn case_view(
     } else {
         None
     };
+    let duplicate_candidates = if matches!(c.state.as_str(), "reported" | "registered") {
+        crate::cases::duplicate_candidates(state, &c)
+            .await?
+            .into_iter()
+            .map(|(d, distance_m)| DuplicateView {
+                id: d.id,
+                distance_m: (distance_m * 10.0).round() / 10.0,
+                state: d.state,
+                source: d.source,
+                reported_at: d.reported_at,
+                description: d.description,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let attachments = state
         .store
         .attachments(&c.district_code, c.id)
@@ -674,6 +703,7 @@ pub(crate) async fn case_view(
         suggested_unit,
         allowed_actions,
         attachments,
+        duplicate_candidates,
         timeline: events.into_iter().map(event_view).collect(),
     })
 }

@@ -101,6 +101,8 @@ pub struct CaseQuery {
     source: Option<String>,
     /// green, yellow or red
     light: Option<String>,
+    /// The deadline node: confirm and check are grid workers' tasks (核实 / 核查).
+    node: Option<String>,
     /// Reported at or after (RFC 3339).
     from: Option<DateTime<Utc>>,
     /// Reported before (RFC 3339).
@@ -188,6 +190,17 @@ pub async fn list_cases(
             ));
         }
     };
+    const NODES: &[&str] = &[
+        "confirm", "register", "dispatch", "handle", "check", "close",
+    ];
+    if let Some(n) = &q.node
+        && !NODES.contains(&n.as_str())
+    {
+        return Err(ApiError::invalid_field(
+            "node",
+            format!("unknown node '{n}': expected one of {}", NODES.join(", ")),
+        ));
+    }
     let order = match q.order.as_deref() {
         None | Some("newest") => CaseOrder::NewestFirst,
         Some("oldest") => CaseOrder::OldestFirst,
@@ -223,6 +236,7 @@ pub async fn list_cases(
         reported_from: q.from,
         reported_to: q.to,
         light,
+        node: q.node,
         now: Some(now),
         order,
         limit: per_page,

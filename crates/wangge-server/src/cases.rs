@@ -573,6 +573,43 @@ pub async fn attach_evidence(
     }
 }
 
+/// Open cases of the same subcategory reported near this one, shortly before it: possible
+/// duplicates for the receiver to merge. Nearest first.
+pub async fn duplicate_candidates(
+    state: &AppState,
+    row: &CaseRow,
+) -> Result<Vec<(CaseRow, f64)>, StoreError> {
+    use wangge_domain::position::Position;
+    let window = chrono::Duration::hours(state.config.duplicate_window_hours);
+    let filter = wangge_store::CaseFilter {
+        states: CaseState::ALL
+            .iter()
+            .filter(|s| s.is_open())
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+        category: Some(row.category_code.clone()),
+        region_prefix: Some(row.district_code.clone()),
+        reported_from: Some(row.reported_at - window),
+        reported_to: Some(row.reported_at + chrono::Duration::seconds(1)),
+        limit: 500,
+        ..Default::default()
+    };
+    let (rows, _) = state.store.list_cases(&filter).await?;
+    let Ok(here) = Position::new(row.lon, row.lat) else {
+        return Ok(Vec::new());
+    };
+    let mut near: Vec<(CaseRow, f64)> = rows
+        .into_iter()
+        .filter(|c| c.id != row.id)
+        .filter_map(|c| {
+            let d = Position::new(c.lon, c.lat).ok()?.distance_m(here);
+            (d <= state.config.duplicate_radius_m).then_some((c, d))
+        })
+        .collect();
+    near.sort_by(|a, b| a.1.total_cmp(&b.1));
+    Ok(near)
+}
+
 /// Checks that a case's stored timeline is a legal path of the loop and that the cached status
 /// is what the timeline gives. Used by the crash test and `wangge check`.
 pub async fn verify_timeline(state: &AppState, row: &CaseRow) -> Result<(), String> {

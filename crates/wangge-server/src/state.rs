@@ -23,6 +23,10 @@ pub struct Config {
     /// Where evidence files (photos) are kept; None = a folder in the system's temp dir, for
     /// tests and throwaway runs.
     pub evidence_dir: Option<PathBuf>,
+    /// A report this close (m) to an open case of the same subcategory …
+    pub duplicate_radius_m: f64,
+    /// … reported within this many hours is flagged as a possible duplicate.
+    pub duplicate_window_hours: i64,
 }
 
 impl Default for Config {
@@ -33,6 +37,8 @@ impl Default for Config {
             calendar: WorkingCalendar::china_default(),
             node_limits: NodeLimits::default(),
             evidence_dir: None,
+            duplicate_radius_m: 50.0,
+            duplicate_window_hours: 72,
         }
     }
 }

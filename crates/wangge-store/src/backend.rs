@@ -115,6 +115,9 @@ macro_rules! store_impl {
                 if let Some(s) = &f.source {
                     qb.push(" AND source = ").push_bind(s.clone());
                 }
+                if let Some(n) = &f.node {
+                    qb.push(" AND node = ").push_bind(n.clone());
+                }
                 if let Some(t) = f.reported_from {
                     qb.push(" AND reported_at >= ").push_bind(t);
                 }

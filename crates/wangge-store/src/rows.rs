@@ -153,6 +153,8 @@ pub struct CaseFilter {
     pub reported_from: Option<DateTime<Utc>>,
     pub reported_to: Option<DateTime<Utc>>,
     pub light: Option<Light>,
+    /// Cases in this deadline node (confirm, register, dispatch, handle, check, close).
+    pub node: Option<String>,
     pub now: Option<DateTime<Utc>>,
     pub order: CaseOrder,
     pub limit: i64,

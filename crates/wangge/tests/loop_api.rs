@@ -394,6 +394,48 @@ async fn grassroots_escalation_returns_consultation_whistle_and_merge() {
         // Merging a duplicate report keeps both timelines.
         let first = d.report("demo-worker", "patrol", "09004").await;
         let dup = d.report("demo-receiver", "hotline_12345", "09004").await;
+        // The receiver is told of the nearby open case of the same subcategory.
+        let candidates = dup["duplicate_candidates"].as_array().unwrap();
+        assert_eq!(candidates[0]["id"], first["id"], "{dup}");
+        assert!(candidates[0]["distance_m"].as_f64().unwrap() <= 50.0);
+        let other = d.report("demo-worker", "patrol", "09005").await;
+        assert!(
+            other["duplicate_candidates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["id"] != first["id"]),
+            "another subcategory is no duplicate"
+        );
+        // Grid workers find their 核实 tasks by node.
+        let (_, tasks) = body(
+            s.get(
+                &d.tokens["demo-worker"],
+                "/api/v1/cases?node=confirm&per_page=500",
+            )
+            .await,
+        )
+        .await;
+        assert!(
+            tasks["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["id"] == dup["id"])
+        );
+        assert!(
+            tasks["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["node"] == "confirm")
+        );
+        let (st, _) = body(
+            s.get(&d.tokens["demo-worker"], "/api/v1/cases?node=lunch")
+                .await,
+        )
+        .await;
+        assert_eq!(st, 422);
         let merged = d
             .act(
                 "demo-receiver",
