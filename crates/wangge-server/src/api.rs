@@ -71,6 +71,15 @@ pub fn routes() -> Router<AppState> {
             "/cases/{id}/attachments/{attachment}/thumbnail",
             get(crate::evidence_api::thumbnail),
         )
+        .route("/calendar", get(crate::config_api::get_calendar))
+        .route(
+            "/calendar/days",
+            axum::routing::put(crate::config_api::set_calendar_days),
+        )
+        .route(
+            "/categories/{kind}/{code}",
+            axum::routing::patch(crate::config_api::change_category),
+        )
         .route("/units", get(crate::rules_api::list_units))
         .route(
             "/dispatch-rules",
@@ -415,6 +424,8 @@ pub struct CategoryView {
     closing_standard: String,
     deadline: DeadlineView,
     active: bool,
+    /// Checked cases close without the shift leader.
+    auto_close: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -425,7 +436,7 @@ pub struct DeadlineView {
     kind: String,
 }
 
-fn category_view(c: CategoryRow) -> CategoryView {
+pub(crate) fn category_view(c: CategoryRow) -> CategoryView {
     CategoryView {
         deadline: DeadlineView {
             amount: c.deadline_amount,
@@ -439,6 +450,7 @@ fn category_view(c: CategoryRow) -> CategoryView {
         registration_standard: c.registration_standard,
         closing_standard: c.closing_standard,
         active: c.active,
+        auto_close: c.auto_close,
     }
 }
 
@@ -830,7 +842,8 @@ pub(crate) fn parse_case_id(id: &str) -> ApiResult<Uuid> {
         crate::rules_api::create_dispatch_rule, crate::rules_api::delete_dispatch_rule,
         crate::auth::login, crate::auth::logout, crate::auth::whoami,
         crate::evidence_api::upload, crate::evidence_api::list, crate::evidence_api::download,
-        crate::evidence_api::thumbnail
+        crate::evidence_api::thumbnail, crate::config_api::get_calendar,
+        crate::config_api::set_calendar_days, crate::config_api::change_category
     ),
     modifiers(&BearerAuth),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail))

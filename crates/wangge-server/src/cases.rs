@@ -109,7 +109,7 @@ fn refresh_row(
             handle_deadline(category),
             status.extension_granted,
         );
-        c.marks(&state.config.calendar, limit, now)
+        c.marks(&state.calendar(), limit, now)
     });
     row.warn_at = marks.map(|m| m.0);
     row.due_at = marks.map(|m| m.1);

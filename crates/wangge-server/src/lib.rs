@@ -5,6 +5,7 @@ pub mod atlas;
 pub mod auth;
 pub mod case_api;
 pub mod cases;
+pub mod config_api;
 pub mod error;
 pub mod evidence;
 pub mod evidence_api;

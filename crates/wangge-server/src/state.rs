@@ -51,6 +51,8 @@ pub struct AppState {
     pub logins: Arc<LoginThrottle>,
     pub evidence: EvidenceStore,
     atlas: Arc<RwLock<Arc<Atlas>>>,
+    /// The configured calendar with the administrators' holidays and make-up days applied.
+    calendar: Arc<RwLock<Arc<WorkingCalendar>>>,
     /// The region revision the current atlas was built from.
     atlas_revision: Arc<tokio::sync::Mutex<String>>,
 }
@@ -72,6 +74,7 @@ impl AppState {
             std::env::temp_dir().join(format!("wangge-evidence-{}", std::process::id()))
         });
         let evidence = EvidenceStore::open(EvidenceConfig::new(dir))?;
+        let config_calendar = config.calendar.clone();
         let state = AppState {
             store,
             evidence,
@@ -80,7 +83,9 @@ impl AppState {
             logins: Arc::default(),
             atlas: Arc::new(RwLock::new(Arc::new(Atlas::empty()))),
             atlas_revision: Arc::new(tokio::sync::Mutex::new(String::new())),
+            calendar: Arc::new(RwLock::new(Arc::new(config_calendar))),
         };
+        state.reload_calendar().await?;
         state.reload_atlas().await?;
         Ok(state)
     }
@@ -91,6 +96,40 @@ impl AppState {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// The working calendar deadlines count on.
+    pub fn calendar(&self) -> Arc<WorkingCalendar> {
+        match self.calendar.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Applies the stored holidays and make-up days to the configured calendar.
+    pub async fn reload_calendar(&self) -> Result<(), LoadError> {
+        use wangge_domain::calendar::SpecialDayKind;
+        let mut calendar = self.config.calendar.clone();
+        for (day, kind) in self.store.calendar_days().await? {
+            let kind = match kind.as_str() {
+                "holiday" => SpecialDayKind::Holiday,
+                "workday" => SpecialDayKind::Workday,
+                other => {
+                    tracing::warn!(day, kind = other, "ignoring a calendar day of unknown kind");
+                    continue;
+                }
+            };
+            match chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d") {
+                Ok(date) => calendar.set_special_day(date, kind),
+                Err(_) => tracing::warn!(day, "ignoring a calendar day that is not a date"),
+            }
+        }
+        let calendar = Arc::new(calendar);
+        match self.calendar.write() {
+            Ok(mut guard) => *guard = calendar,
+            Err(poisoned) => *poisoned.into_inner() = calendar,
+        }
+        Ok(())
     }
 
     /// Rebuilds the atlas from the current regions in the store.

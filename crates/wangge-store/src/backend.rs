@@ -678,6 +678,30 @@ macro_rules! store_impl {
                 Ok(self.units().await?.into_iter().find(|u| u.code == code))
             }
 
+            async fn calendar_days(&self) -> Result<Vec<(String, String)>> {
+                let rows = sqlx::query("SELECT day, kind FROM calendar_days ORDER BY day")
+                    .fetch_all(&self.read)
+                    .await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get("day")?, r.try_get("kind")?)))
+                    .collect()
+            }
+
+            async fn set_calendar_days(&self, days: &[(String, String)]) -> Result<()> {
+                let mut tx = self.write.begin().await?;
+                for (day, kind) in days {
+                    sqlx::query(
+                        "INSERT INTO calendar_days (day, kind) VALUES ($1, $2) ON CONFLICT (day) DO UPDATE SET kind = excluded.kind",
+                    )
+                    .bind(day)
+                    .bind(kind)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn insert_dispatch_rule(&self, r: &DispatchRuleRow) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO dispatch_rules (id, category_code, region_code, component_unit, unit_code, auto_dispatch, created_at) \
@@ -820,6 +844,8 @@ delegate! {
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRow>>;
     async fn delete_token(&self, token_hash: &str) -> Result<()>;
     async fn unit(&self, code: &str) -> Result<Option<UnitRow>>;
+    async fn calendar_days(&self) -> Result<Vec<(String, String)>>;
+    async fn set_calendar_days(&self, days: &[(String, String)]) -> Result<()>;
     async fn insert_dispatch_rule(&self, rule: &DispatchRuleRow) -> Result<()>;
     async fn dispatch_rules(&self) -> Result<Vec<DispatchRuleRow>>;
     async fn delete_dispatch_rule(&self, id: Uuid) -> Result<bool>;

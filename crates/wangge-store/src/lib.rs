@@ -94,6 +94,10 @@ pub trait Store {
     async fn delete_token(&self, token_hash: &str) -> Result<()>;
 
     async fn unit(&self, code: &str) -> Result<Option<UnitRow>>;
+    /// Holidays and make-up working days: (YYYY-MM-DD, holiday | workday).
+    async fn calendar_days(&self) -> Result<Vec<(String, String)>>;
+    /// Sets these days, replacing what those dates had; other dates stay.
+    async fn set_calendar_days(&self, days: &[(String, String)]) -> Result<()>;
     async fn insert_dispatch_rule(&self, rule: &DispatchRuleRow) -> Result<()>;
     async fn dispatch_rules(&self) -> Result<Vec<DispatchRuleRow>>;
     async fn delete_dispatch_rule(&self, id: Uuid) -> Result<bool>;
