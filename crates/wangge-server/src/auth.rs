@@ -165,27 +165,36 @@ impl FromRequestParts<AppState> for CurrentUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
+        let bearer = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                unauthorized(
-                    "unauthenticated",
-                    "sign in first: send Authorization: Bearer <token>",
-                )
-            })?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                unauthorized(
-                    "unauthenticated",
-                    "the Authorization header must be 'Bearer <token>'",
-                )
-            })?;
-        let hash = token_hash(token);
+            .and_then(|v| v.to_str().ok());
+        let token = match bearer {
+            Some(header) => header
+                .strip_prefix("Bearer ")
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    unauthorized(
+                        "unauthenticated",
+                        "the Authorization header must be 'Bearer <token>'",
+                    )
+                })?
+                .to_owned(),
+            None => {
+                let token = session_cookie(&parts.headers).ok_or_else(|| {
+                    unauthorized(
+                        "unauthenticated",
+                        "sign in first: send Authorization: Bearer <token>",
+                    )
+                })?;
+                // A cookie rides along on any request the browser makes, even one another site
+                // triggers: changes are accepted only from our own pages.
+                check_same_origin(&parts.method, &parts.headers)?;
+                token
+            }
+        };
+        let hash = token_hash(&token);
         let now = Utc::now();
         if let Some((user, expires)) = state.tokens.get(&hash) {
             if expires <= now {
@@ -228,10 +237,64 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
+pub const SESSION_COOKIE: &str = "wangge_session";
+
+fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// CSRF protection for cookie sessions: an unsafe method must come from this site, as the
+/// browser tells by `Sec-Fetch-Site`, or failing that by an `Origin` equal to our host.
+fn check_same_origin(
+    method: &axum::http::Method,
+    headers: &axum::http::HeaderMap,
+) -> Result<(), ApiError> {
+    if method.is_safe() {
+        return Ok(());
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let same_site = match header("sec-fetch-site") {
+        Some(site) => site == "same-origin" || site == "none",
+        None => match (header("origin"), header("host")) {
+            (Some(origin), Some(host)) => {
+                origin
+                    .strip_prefix("http://")
+                    .or_else(|| origin.strip_prefix("https://"))
+                    == Some(host)
+            }
+            _ => false,
+        },
+    };
+    if same_site {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf_rejected",
+            "this change did not come from a wangge page; reload the page and try again",
+        ))
+    }
+}
+
+fn session_cookie_header(token: &str, max_age: i64) -> String {
+    format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}")
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     username: String,
     password: String,
+    /// Also set an HttpOnly session cookie, for the web console.
+    #[serde(default)]
+    session: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -269,7 +332,8 @@ fn me(u: &CurrentUser) -> Me {
 pub async fn login(
     State(state): State<AppState>,
     crate::api::ApiJson(req): crate::api::ApiJson<LoginRequest>,
-) -> ApiResult<Json<LoginAnswer>> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     let username = req.username.trim().to_owned();
     let delay = state.logins.delay(&username);
     if !delay.is_zero() {
@@ -322,11 +386,18 @@ pub async fn login(
             .map(|u| u.code),
         None => None,
     };
-    Ok(Json(LoginAnswer {
+    let cookie = req
+        .session
+        .then(|| session_cookie_header(&token, TOKEN_LIFETIME_HOURS * 3600));
+    let answer = Json(LoginAnswer {
         token,
         expires_at,
         user: me(&current),
-    }))
+    });
+    Ok(match cookie {
+        Some(c) => ([(axum::http::header::SET_COOKIE, c)], answer).into_response(),
+        None => answer.into_response(),
+    })
 }
 
 /// A valid argon2id hash of a random password, verified against when the user does not exist.
@@ -334,10 +405,16 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 
 /// Ends this token.
 #[utoipa::path(post, path = "/api/v1/auth/logout", responses((status = 204)), security(("bearer" = [])))]
-pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> ApiResult<StatusCode> {
+pub async fn logout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<(StatusCode, [(axum::http::HeaderName, String); 1])> {
     state.store.delete_token(&user.token_hash).await?;
     state.tokens.forget(&user.token_hash);
-    Ok(StatusCode::NO_CONTENT)
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(axum::http::header::SET_COOKIE, session_cookie_header("", 0))],
+    ))
 }
 
 /// Who the token belongs to.

@@ -618,3 +618,79 @@ async fn sign_in_tokens_and_jurisdiction() {
         assert_eq!(st, 401);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_sessions_are_cookies_guarded_against_csrf() {
+    let s = common::servers(Config::default()).await.remove(0);
+    let resp = s
+        .client
+        .post(s.url("/api/v1/auth/login"))
+        .json(&json!({"username": "demo-worker", "password": "demo", "session": true}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let host = s.base.trim_start_matches("http://").to_owned();
+
+    let (st, _) = body(
+        s.client
+            .get(s.url("/api/v1/cases"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 200, "reading with the cookie");
+    let (lon, lat) = s.point_in(&s.region_of("demo-worker").await).await;
+    let report = json!({"category": "06001", "description": "垃圾", "lon": lon, "lat": lat, "source": "patrol"});
+    let post = |extra: Vec<(&'static str, String)>| {
+        let mut req = s
+            .client
+            .post(s.url("/api/v1/cases"))
+            .header("cookie", &session)
+            .json(&report);
+        for (k, v) in extra {
+            req = req.header(k, v);
+        }
+        req.send()
+    };
+    let (st, e) = body(post(vec![]).await.unwrap()).await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (403, Some("csrf_rejected"))
+    );
+    let (st, _) = body(
+        post(vec![("sec-fetch-site", "cross-site".into())])
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 403);
+    let (st, _) = body(
+        post(vec![("origin", "http://evil.example".into())])
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 403);
+    let (st, _) = body(
+        post(vec![("origin", format!("http://{host}"))])
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let (st, _) = body(
+        post(vec![("sec-fetch-site", "same-origin".into())])
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 201);
+}
