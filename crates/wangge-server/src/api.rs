@@ -554,6 +554,12 @@ pub struct PartView {
     unit: String,
     joined: bool,
     done: bool,
+    /// When the unit had to report (报到) by.
+    join_due_at: Option<DateTime<Utc>>,
+    joined_at: Option<DateTime<Utc>>,
+    done_at: Option<DateTime<Utc>>,
+    /// Joined after the deadline, or not yet joined and past it.
+    late: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -592,6 +598,47 @@ fn event_view(e: CaseEventRow) -> EventView {
         to: e.to_state,
         payload: serde_json::from_str(&e.payload).unwrap_or(Value::Null),
     }
+}
+
+/// Whistle parts with their times, read off the timeline: the whistle sets the joining
+/// deadline, each unit's join and report_part events its times.
+fn part_views(
+    st: &case_loop::CaseStatus,
+    events: &[CaseEventRow],
+    now: DateTime<Utc>,
+) -> Vec<PartView> {
+    let payload =
+        |e: &CaseEventRow| serde_json::from_str::<Value>(&e.payload).unwrap_or(Value::Null);
+    let join_due_at = events
+        .iter()
+        .rev()
+        .find(|e| e.action == "whistle")
+        .and_then(|e| {
+            let hours = payload(e)["join_hours"].as_i64()?;
+            Some(e.at + chrono::Duration::hours(hours))
+        });
+    let time_of = |action: &str, unit: &str| {
+        events
+            .iter()
+            .find(|e| e.action == action && payload(e)["actor_unit"].as_str() == Some(unit))
+            .map(|e| e.at)
+    };
+    st.parts
+        .iter()
+        .map(|p| {
+            let joined_at = time_of("join", &p.unit);
+            let late = join_due_at.is_some_and(|due| joined_at.unwrap_or(now) > due);
+            PartView {
+                unit: p.unit.clone(),
+                joined: p.joined,
+                done: p.done,
+                join_due_at,
+                joined_at,
+                done_at: time_of("report_part", &p.unit),
+                late,
+            }
+        })
+        .collect()
 }
 
 pub(crate) fn light_of(c: &CaseRow, now: DateTime<Utc>) -> Option<&'static str> {
@@ -698,15 +745,7 @@ pub(crate) async fn case_view(
         returns: st.returns,
         reworks: st.reworks,
         consultation: st.consultation.map(|l| l.as_str().to_owned()),
-        parts: st
-            .parts
-            .iter()
-            .map(|p| PartView {
-                unit: p.unit.clone(),
-                joined: p.joined,
-                done: p.done,
-            })
-            .collect(),
+        parts: part_views(st, &events, now),
         pending_extension: st.pending_extension,
         extension_granted: st.extension_granted,
         solved_level: st.solved_level.map(|l| l.as_str().to_owned()),

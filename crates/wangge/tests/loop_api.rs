@@ -382,6 +382,13 @@ async fn grassroots_escalation_returns_consultation_whistle_and_merge() {
             )
             .await;
         assert_eq!(case["parts"].as_array().unwrap().len(), 2);
+        for part in case["parts"].as_array().unwrap() {
+            assert!(
+                part["join_due_at"].is_string() && part["joined_at"].is_null(),
+                "{part}"
+            );
+            assert_eq!(part["late"], false);
+        }
         let case = d.act("demo-unit", &case, json!({"action": "handle"})).await;
         let (st, err) = d
             .try_act("demo-worker", &case, json!({"action": "check_pass"}))
