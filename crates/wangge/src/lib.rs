@@ -1,6 +1,8 @@
 //! The parts of the `wangge` binary that tests and benchmarks reuse: the city generator, demo
-//! seeding and the streaming locator.
+//! seeding, the streaming locator, the case-loop benchmark and the timeline check.
 
+pub mod bench;
+pub mod check;
 pub mod demo;
 pub mod generate;
 pub mod locate;

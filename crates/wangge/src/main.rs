@@ -1,6 +1,6 @@
-//! `wangge`: the one binary — serve, demo, generate, import, locate, migrate.
+//! `wangge`: the one binary — serve, demo, generate, import, locate, migrate, bench, check.
 
-use wangge::{demo, generate, locate};
+use wangge::{bench, check, demo, generate, locate};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -85,6 +85,58 @@ enum Command {
     Migrate {
         #[command(flatten)]
         db: DbArg,
+    },
+    /// Load tests against a running server.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+    /// Consistency checks of a database.
+    Check {
+        #[command(subcommand)]
+        what: CheckWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// Full case lifecycles over HTTP (report → register → dispatch → accept → handle →
+    /// check_pass → close) by the demo users; prints transitions/s and latency percentiles.
+    Loop {
+        /// The server, e.g. http://127.0.0.1:8080 (one started by `wangge demo`).
+        #[arg(long)]
+        url: String,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Cases to run through the loop, in total.
+        #[arg(long, default_value_t = 2000)]
+        cases: usize,
+        /// Password of the demo users.
+        #[arg(long, default_value = "demo")]
+        password: String,
+        /// Append `case_id,version,action` for every acknowledged transition to this file.
+        #[arg(long)]
+        ack_log: Option<PathBuf>,
+        /// Seconds before a request counts as failed.
+        #[arg(long, default_value_t = 30)]
+        timeout_s: u64,
+        /// Stop starting cases after this many errors (0: run all cases whatever happens).
+        #[arg(long, default_value_t = 0)]
+        max_errors: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum CheckWhat {
+    /// Every case's timeline is a legal path of the loop and matches its cached status; with
+    /// --acks, every acknowledged transition of a `bench loop --ack-log` file is stored.
+    Timelines {
+        #[command(flatten)]
+        db: DbArg,
+        /// An ack log (`case_id,version,action` per line) to check against the database.
+        #[arg(long)]
+        acks: Option<PathBuf>,
     },
 }
 
@@ -323,6 +375,56 @@ async fn run_async(command: Command) -> Result<()> {
         Command::Migrate { db } => {
             let store = open_store(&db.db).await?;
             eprintln!("migrations applied ({})", store.backend_name());
+            Ok(())
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Loop {
+                    url,
+                    clients,
+                    cases,
+                    password,
+                    ack_log,
+                    timeout_s,
+                    max_errors,
+                },
+        } => {
+            let options = bench::LoopOptions {
+                url,
+                clients,
+                cases,
+                password,
+                ack_log,
+                request_timeout: std::time::Duration::from_secs(timeout_s.max(1)),
+                max_errors,
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let report = bench::run_loop(&options).await?;
+            for line in report.step_lines() {
+                eprintln!("  {line}");
+            }
+            for e in &report.first_errors {
+                eprintln!("error: {e}");
+            }
+            println!("{} clients={clients}", report.summary());
+            if report.errors > 0 {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Check {
+            what: CheckWhat::Timelines { db, acks },
+        } => {
+            let store = open_store(&db.db).await?;
+            let state = AppState::load(store, Config::default()).await?;
+            let report = check::check_timelines(&state, acks.as_deref()).await?;
+            for p in &report.problems {
+                eprintln!("  {p}");
+            }
+            println!("{}", report.summary(acks.is_some()));
+            if !report.passed() {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Generate { .. } | Command::Locate { .. } => unreachable_command(),
