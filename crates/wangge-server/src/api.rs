@@ -673,14 +673,15 @@ pub(crate) async fn case_view(
         });
     let waiting_for_dispatch = matches!(c.state.as_str(), "registered" | "returned");
     let suggested_unit = if waiting_for_dispatch {
-        match crate::cases::suggestion(state, &c).await? {
+        match crate::cases::suggestion(state, &c) {
             Suggestion::One { unit, .. } => Some(unit),
             _ => None,
         }
     } else {
         None
     };
-    let duplicate_candidates = if matches!(c.state.as_str(), "reported" | "registered") {
+    // Duplicates matter while the receiver decides whether to register.
+    let duplicate_candidates = if c.state == "reported" {
         crate::cases::duplicate_candidates(state, &c)
             .await?
             .into_iter()
@@ -696,21 +697,26 @@ pub(crate) async fn case_view(
     } else {
         Vec::new()
     };
-    let attachments = state
-        .store
-        .attachments(&c.district_code, c.id)
-        .await?
-        .into_iter()
-        .map(crate::evidence_api::attachment_view)
-        .collect();
+    // Every attachment has an attach event, so a timeline without one needs no lookup.
+    let attachments = if events.iter().any(|e| e.action == "attach") {
+        state
+            .store
+            .attachments(&c.district_code, c.id)
+            .await?
+            .into_iter()
+            .map(crate::evidence_api::attachment_view)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let allowed_actions = case_loop::allowed_actions(st, &user.actor)
         .into_iter()
         .map(|a| a.as_str().to_owned())
         .collect();
     let category = state
-        .store
+        .reference()
         .category(&c.category_kind, &c.category_code)
-        .await?
+        .cloned()
         .map(category_view);
     let atlas = state.atlas();
     // The case keeps the grid it was reported in, even if the grid was re-cut since.

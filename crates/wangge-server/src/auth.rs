@@ -69,9 +69,21 @@ pub struct CurrentUser {
 
 /// Failed logins per username slow down further attempts, so passwords cannot be guessed at
 /// speed; a success clears the count.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LoginThrottle {
     failures: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Each argon2 check takes 19 MiB: a burst of sign-ins waits its turn instead of taking
+    /// the server's memory.
+    checks: tokio::sync::Semaphore,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        LoginThrottle {
+            failures: Mutex::default(),
+            checks: tokio::sync::Semaphore::new(2),
+        }
+    }
 }
 
 impl LoginThrottle {
@@ -223,13 +235,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             .ok_or_else(|| unauthorized("invalid_token", "the token's user is no longer active"))?;
         let mut current = current_user(&user, hash.clone())?;
         current.actor.unit = match user.unit_id {
-            Some(id) => state
-                .store
-                .units()
-                .await?
-                .into_iter()
-                .find(|u| u.id == id)
-                .map(|u| u.code),
+            Some(id) => state.reference().unit_by_id(id).map(|u| u.code.clone()),
             None => None,
         };
         state.tokens.put(&hash, current.clone(), row.expires_at);
@@ -347,9 +353,16 @@ pub async fn login(
         .filter(|u| u.active)
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.to_owned());
+    let permit = state
+        .logins
+        .checks
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
         .await
         .map_err(ApiError::internal)?;
+    drop(permit);
     let user = match (ok, user) {
         (true, Some(u)) if u.active => u,
         _ => {
@@ -377,13 +390,7 @@ pub async fn login(
         .await?;
     let mut current = current_user(&user, hash)?;
     current.actor.unit = match user.unit_id {
-        Some(id) => state
-            .store
-            .units()
-            .await?
-            .into_iter()
-            .find(|u| u.id == id)
-            .map(|u| u.code),
+        Some(id) => state.reference().unit_by_id(id).map(|u| u.code.clone()),
         None => None,
     };
     let cookie = req

@@ -10,7 +10,7 @@ use wangge_domain::case::{CaseError, CaseState, Report, ReportInput, Source};
 use wangge_domain::case_clock::NodeClock;
 use wangge_domain::case_loop::{self, Action, Actor, CaseFacts, CaseStatus, LoopError};
 use wangge_domain::category::{Deadline, DeadlineType};
-use wangge_domain::dispatch::{self, DispatchRule, Suggestion};
+use wangge_domain::dispatch::{self, Suggestion};
 use wangge_domain::region::Level;
 use wangge_domain::role::Role;
 use wangge_geo::crs::{self, Crs};
@@ -149,9 +149,9 @@ pub async fn report_case(
     }
     let report = Report::parse(input)?;
     let category = state
-        .store
+        .reference()
         .category("matter", &report.category)
-        .await?
+        .cloned()
         .filter(|c| c.active)
         .ok_or_else(|| IntakeError::UnknownCategory(report.category.clone()))?;
     let (lon, lat) = (report.position.lon(), report.position.lat());
@@ -256,9 +256,9 @@ pub async fn readable_case(
     let row = state.store.case(id).await?.ok_or(ActError::NotFound(id))?;
     let cached = Cached::of(&row)?;
     let category = state
-        .store
+        .reference()
         .category(&row.category_kind, &row.category_code)
-        .await?;
+        .cloned();
     if !case_loop::can_read(actor, &facts(&row, category.as_ref()), &cached.status) {
         return Err(ActError::NotFound(id));
     }
@@ -276,31 +276,14 @@ fn event_payload(action: &Action, extra: &[(&str, Value)]) -> String {
     value.to_string()
 }
 
-/// The dispatch rules as the domain reads them.
-pub async fn dispatch_rules(state: &AppState) -> Result<Vec<DispatchRule>, StoreError> {
-    Ok(state
-        .store
-        .dispatch_rules()
-        .await?
-        .into_iter()
-        .map(|r| DispatchRule {
-            category: r.category_code,
-            region: r.region_code,
-            component_unit: r.component_unit,
-            unit: r.unit_code,
-            auto_dispatch: r.auto_dispatch,
-        })
-        .collect())
-}
-
-pub async fn suggestion(state: &AppState, row: &CaseRow) -> Result<Suggestion, StoreError> {
-    let rules = dispatch_rules(state).await?;
-    Ok(dispatch::suggest(
-        &rules,
+/// The unit the dispatch rules name for this case.
+pub fn suggestion(state: &AppState, row: &CaseRow) -> Suggestion {
+    dispatch::suggest(
+        state.reference().dispatch_rules(),
         &row.category_code,
         &row.grid_code,
         None,
-    ))
+    )
 }
 
 /// The system's own actor for automatic steps (auto-dispatch, auto-close).
@@ -325,7 +308,7 @@ pub async fn act(
 ) -> Result<CaseRow, ActError> {
     let row = act_once(state, actor, id, expected_version, &action, Vec::new()).await?;
     let follow_up = match action {
-        Action::Register { .. } => match suggestion(state, &row).await? {
+        Action::Register { .. } => match suggestion(state, &row) {
             Suggestion::One {
                 unit,
                 auto_dispatch: true,
@@ -334,9 +317,9 @@ pub async fn act(
         },
         Action::CheckPass { .. } => {
             let category = state
-                .store
+                .reference()
                 .category(&row.category_kind, &row.category_code)
-                .await?;
+                .cloned();
             category.is_some_and(|c| c.auto_close).then(|| {
                 (
                     Role::ShiftLeader,
@@ -374,9 +357,9 @@ async fn act_once(
     let row = state.store.case(id).await?.ok_or(ActError::NotFound(id))?;
     let mut cached = Cached::of(&row)?;
     let category = state
-        .store
+        .reference()
         .category(&row.category_kind, &row.category_code)
-        .await?;
+        .cloned();
     let case_facts = facts(&row, category.as_ref());
     if !case_loop::can_read(actor, &case_facts, &cached.status) {
         return Err(ActError::NotFound(id));
@@ -398,9 +381,9 @@ async fn act_once(
     match action {
         Action::Dispatch { unit } => {
             let u = state
-                .store
+                .reference()
                 .unit(unit.trim())
-                .await?
+                .cloned()
                 .ok_or_else(|| ActError::UnknownUnit(unit.clone()))?;
             if !u.active {
                 return Err(ActError::InactiveUnit(unit.clone()));
@@ -410,9 +393,9 @@ async fn act_once(
         Action::Whistle { units, .. } => {
             for unit in units {
                 let u = state
-                    .store
+                    .reference()
                     .unit(unit.trim())
-                    .await?
+                    .cloned()
                     .ok_or_else(|| ActError::UnknownUnit(unit.clone()))?;
                 if !u.active {
                     return Err(ActError::InactiveUnit(unit.clone()));
@@ -581,20 +564,16 @@ pub async fn duplicate_candidates(
 ) -> Result<Vec<(CaseRow, f64)>, StoreError> {
     use wangge_domain::position::Position;
     let window = chrono::Duration::hours(state.config.duplicate_window_hours);
-    let filter = wangge_store::CaseFilter {
-        states: CaseState::ALL
-            .iter()
-            .filter(|s| s.is_open())
-            .map(|s| s.as_str().to_owned())
-            .collect(),
-        category: Some(row.category_code.clone()),
-        region_prefix: Some(row.district_code.clone()),
-        reported_from: Some(row.reported_at - window),
-        reported_to: Some(row.reported_at + chrono::Duration::seconds(1)),
-        limit: 500,
-        ..Default::default()
-    };
-    let (rows, _) = state.store.list_cases(&filter).await?;
+    let rows = state
+        .store
+        .open_cases_in_window(
+            &row.district_code,
+            &row.category_code,
+            row.reported_at - window,
+            row.reported_at + chrono::Duration::seconds(1),
+            500,
+        )
+        .await?;
     let Ok(here) = Position::new(row.lon, row.lat) else {
         return Ok(Vec::new());
     };
@@ -619,10 +598,9 @@ pub async fn verify_timeline(state: &AppState, row: &CaseRow) -> Result<(), Stri
         .await
         .map_err(|e| e.to_string())?;
     let category = state
-        .store
+        .reference()
         .category(&row.category_kind, &row.category_code)
-        .await
-        .map_err(|e| e.to_string())?;
+        .cloned();
     let needs_confirmation = row
         .source
         .parse::<Source>()

@@ -207,5 +207,6 @@ pub async fn change_category(
         .store
         .upsert_categories(std::slice::from_ref(&row))
         .await?;
+    state.reload_reference().await.map_err(ApiError::internal)?;
     Ok(Json(crate::api::category_view(row)))
 }

@@ -152,6 +152,7 @@ pub async fn create_dispatch_rule(
         created_at: Utc::now(),
     };
     state.store.insert_dispatch_rule(&row).await?;
+    state.reload_reference().await.map_err(ApiError::internal)?;
     Ok((StatusCode::CREATED, Json(row.into())))
 }
 
@@ -165,6 +166,7 @@ pub async fn delete_dispatch_rule(
 ) -> ApiResult<StatusCode> {
     require(&user, &[Role::Admin, Role::Dispatcher])?;
     if state.store.delete_dispatch_rule(id).await? {
+        state.reload_reference().await.map_err(ApiError::internal)?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(

@@ -3,9 +3,12 @@
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+use std::collections::HashMap;
 use wangge_domain::calendar::WorkingCalendar;
 use wangge_domain::case_clock::NodeLimits;
-use wangge_store::{AnyStore, Store};
+
+use wangge_domain::dispatch::DispatchRule;
+use wangge_store::{AnyStore, CategoryRow, Store, UnitRow};
 
 use crate::atlas::Atlas;
 use crate::auth::{LoginThrottle, TokenCache};
@@ -43,6 +46,34 @@ impl Default for Config {
     }
 }
 
+/// The small reference tables every command reads — categories, units, dispatch rules — held in
+/// memory. Reloaded after this server changes them and every few seconds, so another server's
+/// change shows within that time.
+#[derive(Debug, Default)]
+pub struct Reference {
+    categories: HashMap<(String, String), CategoryRow>,
+    units: Vec<UnitRow>,
+    rules: Vec<DispatchRule>,
+}
+
+impl Reference {
+    pub fn category(&self, kind: &str, code: &str) -> Option<&CategoryRow> {
+        self.categories.get(&(kind.to_owned(), code.to_owned()))
+    }
+
+    pub fn unit(&self, code: &str) -> Option<&UnitRow> {
+        self.units.iter().find(|u| u.code == code)
+    }
+
+    pub fn unit_by_id(&self, id: uuid::Uuid) -> Option<&UnitRow> {
+        self.units.iter().find(|u| u.id == id)
+    }
+
+    pub fn dispatch_rules(&self) -> &[DispatchRule] {
+        &self.rules
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: AnyStore,
@@ -51,6 +82,7 @@ pub struct AppState {
     pub logins: Arc<LoginThrottle>,
     pub evidence: EvidenceStore,
     atlas: Arc<RwLock<Arc<Atlas>>>,
+    reference: Arc<RwLock<Arc<Reference>>>,
     /// The configured calendar with the administrators' holidays and make-up days applied.
     calendar: Arc<RwLock<Arc<WorkingCalendar>>>,
     /// The region revision the current atlas was built from.
@@ -84,7 +116,9 @@ impl AppState {
             atlas: Arc::new(RwLock::new(Arc::new(Atlas::empty()))),
             atlas_revision: Arc::new(tokio::sync::Mutex::new(String::new())),
             calendar: Arc::new(RwLock::new(Arc::new(config_calendar))),
+            reference: Arc::default(),
         };
+        state.reload_reference().await?;
         state.reload_calendar().await?;
         state.reload_atlas().await?;
         Ok(state)
@@ -96,6 +130,48 @@ impl AppState {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    pub fn reference(&self) -> Arc<Reference> {
+        match self.reference.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reads categories, units and dispatch rules again.
+    pub async fn reload_reference(&self) -> Result<(), LoadError> {
+        let categories = self
+            .store
+            .categories()
+            .await?
+            .into_iter()
+            .map(|c| ((c.kind.clone(), c.code.clone()), c))
+            .collect();
+        let units = self.store.units().await?;
+        let rules = self
+            .store
+            .dispatch_rules()
+            .await?
+            .into_iter()
+            .map(|r| DispatchRule {
+                category: r.category_code,
+                region: r.region_code,
+                component_unit: r.component_unit,
+                unit: r.unit_code,
+                auto_dispatch: r.auto_dispatch,
+            })
+            .collect();
+        let reference = Arc::new(Reference {
+            categories,
+            units,
+            rules,
+        });
+        match self.reference.write() {
+            Ok(mut guard) => *guard = reference,
+            Err(poisoned) => *poisoned.into_inner() = reference,
+        }
+        Ok(())
     }
 
     /// The working calendar deadlines count on.
@@ -168,7 +244,7 @@ impl AppState {
         Ok(true)
     }
 
-    /// Keeps the atlas current by checking the region revision every `every`.
+    /// Keeps the atlas and the reference tables current, checking every `every`.
     pub fn spawn_atlas_refresher(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
         let state = self.clone();
         tokio::spawn(async move {
@@ -178,6 +254,9 @@ impl AppState {
                 tick.tick().await;
                 if let Err(e) = state.refresh_atlas().await {
                     tracing::warn!(error = %e, "could not refresh the atlas; keeping the old one");
+                }
+                if let Err(e) = state.reload_reference().await {
+                    tracing::warn!(error = %e, "could not refresh reference data; keeping the old");
                 }
             }
         })

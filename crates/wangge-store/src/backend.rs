@@ -49,9 +49,16 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        // Readers keep a larger page cache and map the file, so pages the writer just changed
+        // are not read back through the kernel one by one.
         let read = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true))
+            .connect_with(
+                options
+                    .read_only(true)
+                    .pragma("cache_size", "-32768")
+                    .pragma("mmap_size", "268435456"),
+            )
             .await?;
         Ok(SqliteStore { write, read })
     }
@@ -675,7 +682,45 @@ macro_rules! store_impl {
             }
 
             async fn unit(&self, code: &str) -> Result<Option<UnitRow>> {
-                Ok(self.units().await?.into_iter().find(|u| u.code == code))
+                let row = sqlx::query("SELECT * FROM units WHERE code = $1")
+                    .bind(code)
+                    .fetch_optional(&self.read)
+                    .await?;
+                row.map(|row| {
+                    Ok(UnitRow {
+                        id: row.try_get("id")?,
+                        code: row.try_get("code")?,
+                        name: row.try_get("name")?,
+                        kind: row.try_get("kind")?,
+                        district_code: row.try_get("district_code")?,
+                        active: row.try_get("active")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn open_cases_in_window(
+                &self,
+                district_code: &str,
+                category_code: &str,
+                from: chrono::DateTime<chrono::Utc>,
+                to: chrono::DateTime<chrono::Utc>,
+                limit: i64,
+            ) -> Result<Vec<CaseRow>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM cases WHERE district_code = $1 AND category_code = $2 \
+                     AND reported_at >= $3 AND reported_at <= $4 \
+                     AND state NOT IN ('invalid', 'closed', 'merged') \
+                     ORDER BY reported_at DESC LIMIT $5",
+                )
+                .bind(district_code)
+                .bind(category_code)
+                .bind(from)
+                .bind(to)
+                .bind(limit)
+                .fetch_all(&self.read)
+                .await?;
+                rows.iter().map(Self::case_row).collect()
             }
 
             async fn calendar_days(&self) -> Result<Vec<(String, String)>> {
@@ -838,6 +883,7 @@ delegate! {
     async fn count_cases(&self) -> Result<i64>;
     async fn apply_case_updates(&self, updates: &[CaseUpdate]) -> Result<()>;
     async fn list_cases(&self, filter: &CaseFilter) -> Result<(Vec<CaseRow>, i64)>;
+    async fn open_cases_in_window(&self, district_code: &str, category_code: &str, from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>, limit: i64) -> Result<Vec<CaseRow>>;
     async fn attachments(&self, district_code: &str, case_id: Uuid) -> Result<Vec<AttachmentRow>>;
     async fn user(&self, id: Uuid) -> Result<Option<UserRow>>;
     async fn insert_token(&self, token: &TokenRow) -> Result<()>;

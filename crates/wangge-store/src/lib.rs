@@ -85,6 +85,15 @@ pub trait Store {
     async fn apply_case_updates(&self, updates: &[CaseUpdate]) -> Result<()>;
     /// One page of cases and the total matching the filter.
     async fn list_cases(&self, filter: &CaseFilter) -> Result<(Vec<CaseRow>, i64)>;
+    /// Open cases of one subcategory in one district reported in [from, to], newest first.
+    async fn open_cases_in_window(
+        &self,
+        district_code: &str,
+        category_code: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<CaseRow>>;
 
     async fn attachments(&self, district_code: &str, case_id: Uuid) -> Result<Vec<AttachmentRow>>;
 

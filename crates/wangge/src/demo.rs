@@ -322,7 +322,6 @@ async fn advance(
     }
     if row.state == "registered" {
         let unit = wangge_server::cases::suggestion(state, &row)
-            .await?
             .unit()
             .unwrap_or(fallback_unit)
             .to_owned();
