@@ -32,6 +32,13 @@ struct DbArg {
     db: String,
 }
 
+#[derive(clap::Args, Clone)]
+struct FilesArg {
+    /// Directory for evidence files (photos), created if missing.
+    #[arg(long, env = "WANGGE_FILES", default_value = "wangge-files")]
+    files: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API and pages.
@@ -43,6 +50,8 @@ enum Command {
         /// Largest request body in bytes (larger ones answer 413).
         #[arg(long, default_value_t = 16 * 1024 * 1024)]
         body_limit: usize,
+        #[command(flatten)]
+        files: FilesArg,
     },
     /// Create the generated demo city in the database if it is empty, then serve it.
     Demo {
@@ -58,6 +67,8 @@ enum Command {
         /// Sample cases to report.
         #[arg(long, default_value_t = 300)]
         cases: usize,
+        #[command(flatten)]
+        files: FilesArg,
     },
     /// Write generated data as files.
     Generate {
@@ -276,10 +287,12 @@ async fn run_async(command: Command) -> Result<()> {
             addr,
             db,
             body_limit,
+            files,
         } => {
             let store = open_store(&db.db).await?;
             let config = Config {
                 body_limit_bytes: body_limit,
+                evidence_dir: Some(files.files),
                 ..Config::default()
             };
             let state = AppState::load(store, config).await?;
@@ -293,6 +306,7 @@ async fn run_async(command: Command) -> Result<()> {
             seed,
             grids,
             cases,
+            files,
         } => {
             let store = open_store(&db.db).await?;
             eprintln!("preparing the demo city in {} …", db.db);
@@ -301,7 +315,11 @@ async fn run_async(command: Command) -> Result<()> {
             } else {
                 eprintln!("the database already holds regions; serving it as it is");
             }
-            let state = AppState::load(store, Config::default()).await?;
+            let config = Config {
+                evidence_dir: Some(files.files),
+                ..Config::default()
+            };
+            let state = AppState::load(store, config).await?;
             wangge_server::serve(state, addr, |a| {
                 eprintln!("\nwangge demo: open http://{a}/");
                 eprintln!("demo logins (password '{}'):", demo::DEMO_PASSWORD);
