@@ -286,6 +286,20 @@ pub fn suggestion(state: &AppState, row: &CaseRow) -> Suggestion {
     )
 }
 
+/// A unit a case may be sent to: known and active.
+fn active_unit(state: &AppState, code: &str) -> Result<wangge_store::UnitRow, ActError> {
+    let unit = state
+        .reference()
+        .unit(code.trim())
+        .cloned()
+        .ok_or_else(|| ActError::UnknownUnit(code.to_owned()))?;
+    if unit.active {
+        Ok(unit)
+    } else {
+        Err(ActError::InactiveUnit(code.to_owned()))
+    }
+}
+
 /// The system's own actor for automatic steps (auto-dispatch, auto-close).
 fn system(role: Role) -> Actor {
     Actor {
@@ -380,27 +394,12 @@ async fn act_once(
     let mut merge_target: Option<CaseRow> = None;
     match action {
         Action::Dispatch { unit } => {
-            let u = state
-                .reference()
-                .unit(unit.trim())
-                .cloned()
-                .ok_or_else(|| ActError::UnknownUnit(unit.clone()))?;
-            if !u.active {
-                return Err(ActError::InactiveUnit(unit.clone()));
-            }
+            let u = active_unit(state, unit)?;
             extra.push(("unit_name", Value::String(u.name)));
         }
         Action::Whistle { units, .. } => {
             for unit in units {
-                let u = state
-                    .reference()
-                    .unit(unit.trim())
-                    .cloned()
-                    .ok_or_else(|| ActError::UnknownUnit(unit.clone()))?;
-                if !u.active {
-                    return Err(ActError::InactiveUnit(unit.clone()));
-                }
-                new_parts.push(u.code);
+                new_parts.push(active_unit(state, unit)?.code);
             }
         }
         Action::Urge { .. } => extra.push((

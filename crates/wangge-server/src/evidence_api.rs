@@ -193,6 +193,44 @@ fn file_response(bytes: Vec<u8>, media_type: &str, cache_key: &str) -> Response 
         .into_response()
 }
 
+/// Reads an attachment's file (or its thumbnail) for a user who can read the case.
+async fn serve_file(
+    state: &AppState,
+    user: &CurrentUser,
+    case: &str,
+    attachment: Uuid,
+    thumbnail: bool,
+) -> ApiResult<Response> {
+    let a = find(state, user, case, attachment).await?;
+    let store = state.evidence.clone();
+    let sha = a.sha256.clone();
+    let bytes = tokio::task::spawn_blocking(move || {
+        if thumbnail {
+            store.thumbnail(&sha)
+        } else {
+            store.get(&sha)
+        }
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    match (bytes, thumbnail) {
+        (Some(b), false) => Ok(file_response(b, &a.media_type, &a.sha256)),
+        (Some(b), true) => Ok(file_response(
+            b,
+            "image/jpeg",
+            &format!("{}-thumb", a.sha256),
+        )),
+        (None, false) => Err(ApiError::internal(format!(
+            "evidence file {} is missing",
+            a.sha256
+        ))),
+        (None, true) => Err(ApiError::not_found(
+            "thumbnail_not_found",
+            "this attachment has no thumbnail",
+        )),
+    }
+}
+
 /// Downloads a photo.
 #[utoipa::path(get, path = "/api/v1/cases/{id}/attachments/{attachment}", params(("id" = Uuid, Path), ("attachment" = Uuid, Path)),
     responses((status = 200, content_type = "image/*", body = Vec<u8>), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
@@ -201,14 +239,7 @@ pub async fn download(
     user: CurrentUser,
     Path((case, attachment)): Path<(String, Uuid)>,
 ) -> ApiResult<Response> {
-    let a = find(&state, &user, &case, attachment).await?;
-    let store = state.evidence.clone();
-    let sha = a.sha256.clone();
-    let bytes = tokio::task::spawn_blocking(move || store.get(&sha))
-        .await
-        .map_err(ApiError::internal)??
-        .ok_or_else(|| ApiError::internal(format!("evidence file {} is missing", a.sha256)))?;
-    Ok(file_response(bytes, &a.media_type, &a.sha256))
+    serve_file(&state, &user, &case, attachment, false).await
 }
 
 /// A JPEG thumbnail of a photo.
@@ -219,18 +250,5 @@ pub async fn thumbnail(
     user: CurrentUser,
     Path((case, attachment)): Path<(String, Uuid)>,
 ) -> ApiResult<Response> {
-    let a = find(&state, &user, &case, attachment).await?;
-    let store = state.evidence.clone();
-    let sha = a.sha256.clone();
-    let bytes = tokio::task::spawn_blocking(move || store.thumbnail(&sha))
-        .await
-        .map_err(ApiError::internal)??
-        .ok_or_else(|| {
-            ApiError::not_found("thumbnail_not_found", "this attachment has no thumbnail")
-        })?;
-    Ok(file_response(
-        bytes,
-        "image/jpeg",
-        &format!("{}-thumb", a.sha256),
-    ))
+    serve_file(&state, &user, &case, attachment, true).await
 }

@@ -177,6 +177,17 @@ macro_rules! store_impl {
                 })
             }
 
+            fn unit_row(row: &$row) -> Result<UnitRow> {
+                Ok(UnitRow {
+                    id: row.try_get("id")?,
+                    code: row.try_get("code")?,
+                    name: row.try_get("name")?,
+                    kind: row.try_get("kind")?,
+                    district_code: row.try_get("district_code")?,
+                    active: row.try_get("active")?,
+                })
+            }
+
             fn user_row(row: &$row) -> Result<UserRow> {
                 Ok(UserRow {
                     id: row.try_get("id")?,
@@ -424,18 +435,7 @@ macro_rules! store_impl {
                 let rows = sqlx::query("SELECT * FROM units ORDER BY code")
                     .fetch_all(&self.read)
                     .await?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(UnitRow {
-                            id: row.try_get("id")?,
-                            code: row.try_get("code")?,
-                            name: row.try_get("name")?,
-                            kind: row.try_get("kind")?,
-                            district_code: row.try_get("district_code")?,
-                            active: row.try_get("active")?,
-                        })
-                    })
-                    .collect()
+                rows.iter().map(Self::unit_row).collect()
             }
 
             async fn insert_users(&self, rows: &[UserRow]) -> Result<()> {
@@ -686,17 +686,7 @@ macro_rules! store_impl {
                     .bind(code)
                     .fetch_optional(&self.read)
                     .await?;
-                row.map(|row| {
-                    Ok(UnitRow {
-                        id: row.try_get("id")?,
-                        code: row.try_get("code")?,
-                        name: row.try_get("name")?,
-                        kind: row.try_get("kind")?,
-                        district_code: row.try_get("district_code")?,
-                        active: row.try_get("active")?,
-                    })
-                })
-                .transpose()
+                row.as_ref().map(Self::unit_row).transpose()
             }
 
             async fn open_cases_in_window(
