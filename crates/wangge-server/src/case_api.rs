@@ -212,6 +212,15 @@ pub async fn list_cases(
             ));
         }
     };
+    // Region codes are digits; anything else would act as a LIKE wildcard.
+    if let Some(r) = &q.region
+        && (r.is_empty() || !r.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(ApiError::invalid_field(
+            "region",
+            "region must be a region code (digits only)",
+        ));
+    }
     // The caller's jurisdiction narrows every query.
     let actor = &user.actor;
     let region_prefix = match (&actor.region, q.region) {

@@ -602,6 +602,8 @@ async fn sign_in_tokens_and_jurisdiction() {
         }
         let (st, _) = body(s.get(&receiver, "/api/v1/cases?light=purple").await).await;
         assert_eq!(st, 422);
+        let (st, _) = body(s.get(&receiver, "/api/v1/cases?region=%25").await).await;
+        assert_eq!(st, 422, "a wildcard is no region");
         let (st, page) = body(
             s.get(
                 &receiver,
