@@ -126,11 +126,23 @@ pub async fn seed(store: &AnyStore, grids: usize, seed: u64, cases: usize) -> Re
         store.insert_dispatch_rule(&rule).await?;
     }
 
-    // The demo's people work in the first district, around one grid in it.
-    let home_grid = city
-        .of_level(Level::Grid)
-        .find(|g| g.code.starts_with(&districts[0].code))
-        .map(|g| g.code.clone())
+    // The demo's people work at the city centre, so the README's example point is theirs.
+    let home_grid = {
+        use geo::Contains;
+        let centre = geo::Point::new(crate::generate::CENTER.0, crate::generate::CENTER.1);
+        city.of_level(Level::Grid)
+            .find(|g| g.polygon.contains(&centre))
+            .or_else(|| city.of_level(Level::Grid).next())
+            .map(|g| g.code.clone())
+            .unwrap_or_default()
+    };
+    let home_district = home_grid.get(..6).unwrap_or_default().to_owned();
+    // demo-unit works for the home district's 城管, where the demo rules send street-order cases.
+    let home_unit = units
+        .iter()
+        .find(|u| u.code == format!("{home_district}-chengguan"))
+        .or(units.first())
+        .map(|u| u.id)
         .unwrap_or_default();
     let first = |level: Level| {
         Some(match level {
@@ -160,7 +172,7 @@ pub async fn seed(store: &AnyStore, grids: usize, seed: u64, cases: usize) -> Re
                 username,
                 role: role.as_str().into(),
                 region_code,
-                unit_id: (role == Role::UnitUser).then(|| units[0].id),
+                unit_id: (role == Role::UnitUser).then_some(home_unit),
                 password_hash: hash.clone(),
                 active: true,
                 created_at: now,
@@ -175,9 +187,9 @@ pub async fn seed(store: &AnyStore, grids: usize, seed: u64, cases: usize) -> Re
         .filter(|c| c.kind == CategoryKind::Matter.as_str())
         .collect();
     let grid_list: Vec<_> = city.of_level(Level::Grid).collect();
-    let home_district: Vec<_> = grid_list
+    let home_grids: Vec<_> = grid_list
         .iter()
-        .filter(|g| g.code.starts_with(&districts[0].code))
+        .filter(|g| g.code.starts_with(&home_district))
         .copied()
         .collect();
     let home = grid_list.iter().find(|g| g.code == home_grid).copied();
@@ -186,8 +198,8 @@ pub async fn seed(store: &AnyStore, grids: usize, seed: u64, cases: usize) -> Re
         // Most cases fall in the demo people's district, some in the demo worker's own grid.
         let grid = match (rng.random_range(0..10), home) {
             (0..2, Some(h)) => h,
-            (2..8, _) if !home_district.is_empty() => {
-                home_district[rng.random_range(0..home_district.len())]
+            (2..8, _) if !home_grids.is_empty() => {
+                home_grids[rng.random_range(0..home_grids.len())]
             }
             _ => grid_list[rng.random_range(0..grid_list.len())],
         };

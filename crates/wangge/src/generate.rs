@@ -13,7 +13,8 @@ use wangge_domain::region::{AreaClass, Level};
 pub const CITY_CODE: &str = "990100";
 pub const CITY_NAME: &str = "示范市";
 pub const PROVINCE_NAME: &str = "示范省";
-const CENTER: (f64, f64) = (114.30, 30.58);
+/// The middle of the generated city (lon, lat); the demo's staff work in the grid here.
+pub const CENTER: (f64, f64) = (114.30, 30.58);
 const CORE_CELL_M: f64 = 100.0;
 const METRES_PER_DEGREE_LAT: f64 = 111_320.0;
 
