@@ -523,6 +523,20 @@ macro_rules! store_impl {
             }
 
             async fn apply_case_updates(&self, updates: &[CaseUpdate]) -> Result<()> {
+                // The common transition — one case, one event, nothing else — in one round trip.
+                if let [u] = updates
+                    && u.new_parts.is_empty()
+                    && u.new_attachments.is_empty()
+                {
+                    return if self.update_and_append(u).await? {
+                        Ok(())
+                    } else {
+                        Err(StoreError::VersionConflict {
+                            id: u.case.id,
+                            expected: u.expected_version,
+                        })
+                    };
+                }
                 let mut tx = self.write.begin().await?;
                 for u in updates {
                     let c = &u.case;
@@ -807,6 +821,90 @@ macro_rules! store_impl {
             }
         }
     };
+}
+
+/// The columns a transition changes, then the key and version guard, then the event: the
+/// parameter order both single-round-trip statements below use.
+macro_rules! bind_transition {
+    ($query:expr, $u:expr) => {{
+        let c = &$u.case;
+        let e = &$u.event;
+        $query
+            .bind(&c.state)
+            .bind(c.version)
+            .bind(c.updated_at)
+            .bind(&c.unit_code)
+            .bind(&c.level)
+            .bind(c.suspended)
+            .bind(&c.status)
+            .bind(&c.node)
+            .bind(c.node_started_at)
+            .bind(c.warn_at)
+            .bind(c.due_at)
+            .bind(&c.district_code)
+            .bind(c.id)
+            .bind($u.expected_version)
+            .bind(&e.district_code)
+            .bind(e.case_id)
+            .bind(e.seq)
+            .bind(&e.action)
+            .bind(&e.actor)
+            .bind(&e.role)
+            .bind(e.at)
+            .bind(&e.from_state)
+            .bind(&e.to_state)
+            .bind(&e.payload)
+    }};
+}
+
+impl SqliteStore {
+    /// UPDATE guarded by the version and the event INSERT in one hand-off to SQLite's thread:
+    /// the INSERT only happens if the UPDATE changed a row (`changes()`), both in one
+    /// transaction. Answers whether the case still had the expected version.
+    async fn update_and_append(&self, u: &CaseUpdate) -> Result<bool> {
+        let mut conn = self.write.acquire().await?;
+        let query = bind_transition!(
+            sqlx::query(
+                "BEGIN IMMEDIATE; \
+                 UPDATE cases SET state = $1, version = $2, updated_at = $3, unit_code = $4, level = $5, \
+                 suspended = $6, status = $7, node = $8, node_started_at = $9, warn_at = $10, due_at = $11 \
+                 WHERE district_code = $12 AND id = $13 AND version = $14; \
+                 INSERT INTO case_events (district_code, case_id, seq, action, actor, role, at, from_state, to_state, payload) \
+                 SELECT $15, $16, $17, $18, $19, $20, $21, $22, $23, $24 WHERE changes() = 1 RETURNING seq; \
+                 COMMIT;",
+            ),
+            u
+        );
+        // The row count of BEGIN/COMMIT repeats the last change count, so the event's RETURNING
+        // row is what tells whether the version matched.
+        match query.fetch_all(&mut *conn).await {
+            Ok(rows) => Ok(rows.len() == 1),
+            Err(e) => {
+                // A failure part-way leaves the transaction open on the one writer connection.
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                Err(e.into())
+            }
+        }
+    }
+}
+
+impl PgStore {
+    /// UPDATE guarded by the version and the event INSERT as one statement (atomic by itself):
+    /// the INSERT reads from the UPDATE, so it happens only if the version matched.
+    async fn update_and_append(&self, u: &CaseUpdate) -> Result<bool> {
+        let query = bind_transition!(
+            sqlx::query(
+                "WITH updated AS ( \
+                 UPDATE cases SET state = $1, version = $2, updated_at = $3, unit_code = $4, level = $5, \
+                 suspended = $6, status = $7, node = $8, node_started_at = $9, warn_at = $10, due_at = $11 \
+                 WHERE district_code = $12 AND id = $13 AND version = $14 RETURNING 1) \
+                 INSERT INTO case_events (district_code, case_id, seq, action, actor, role, at, from_state, to_state, payload) \
+                 SELECT $15, $16, $17, $18, $19, $20, $21, $22, $23, $24 FROM updated",
+            ),
+            u
+        );
+        Ok(query.execute(&self.write).await?.rows_affected() == 1)
+    }
 }
 
 store_impl!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
