@@ -656,7 +656,16 @@ pub(crate) async fn case_view(
     user: &CurrentUser,
     c: CaseRow,
 ) -> ApiResult<CaseView> {
-    let events = state.store.case_events(&c.district_code, c.id).await?;
+    let events = match state.cases.events(c.id, c.version) {
+        Some(events) => events,
+        None => {
+            let events = state.store.case_events(&c.district_code, c.id).await?;
+            if events.len() as i64 == c.version {
+                state.cases.put(c.clone(), Some(events.clone()));
+            }
+            events
+        }
+    };
     let cached = Cached::of(&c)?;
     let st = &cached.status;
     let now = Utc::now();
@@ -826,6 +835,7 @@ impl From<ActError> for ApiError {
                 .with_details(serde_json::json!({ "field": "unit" })),
             ActError::BadMerge(_) => ApiError::invalid_field("into", message),
             ActError::Store(s) => s.into(),
+            ActError::Retry => ApiError::internal(message),
         }
     }
 }

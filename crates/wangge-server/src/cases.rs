@@ -54,6 +54,20 @@ pub enum ActError {
     BadMerge(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The cached case was stale (another process wrote); the command is tried again from the
+    /// database. Never leaves this module.
+    #[error("the case changed underneath; try again")]
+    Retry,
+}
+
+/// The case, from the cache when this server is its only writer.
+async fn load_case(state: &AppState, id: Uuid) -> Result<(CaseRow, bool), ActError> {
+    if let Some(row) = state.cases.row(id) {
+        return Ok((row, true));
+    }
+    let row = state.store.case(id).await?.ok_or(ActError::NotFound(id))?;
+    state.cases.put(row.clone(), None);
+    Ok((row, false))
 }
 
 /// The loop's derived status and the running node clock, cached on the case row as JSON.
@@ -235,6 +249,7 @@ pub async fn report_case(
         payload: payload.to_string(),
     };
     state.store.create_case(&case, &event).await?;
+    state.cases.put(case.clone(), Some(vec![event]));
     Ok(case)
 }
 
@@ -253,7 +268,7 @@ pub async fn readable_case(
     actor: &Actor,
     id: Uuid,
 ) -> Result<(CaseRow, Cached), ActError> {
-    let row = state.store.case(id).await?.ok_or(ActError::NotFound(id))?;
+    let (row, _) = load_case(state, id).await?;
     let cached = Cached::of(&row)?;
     let category = state
         .reference()
@@ -284,6 +299,16 @@ pub fn suggestion(state: &AppState, row: &CaseRow) -> Suggestion {
         &row.grid_code,
         None,
     )
+}
+
+/// A second stale cache in a row would mean the cache is not working; say so plainly.
+fn no_retry(e: ActError) -> ActError {
+    match e {
+        ActError::Retry => ActError::Store(StoreError::Corrupt(
+            "the cached case was stale twice in a row".into(),
+        )),
+        other => other,
+    }
 }
 
 /// A unit a case may be sent to: known and active.
@@ -320,7 +345,13 @@ pub async fn act(
     expected_version: i64,
     action: Action,
 ) -> Result<CaseRow, ActError> {
-    let row = act_once(state, actor, id, expected_version, &action, Vec::new()).await?;
+    let row = match act_once(state, actor, id, expected_version, &action, Vec::new()).await {
+        Err(ActError::Retry) => {
+            act_once(state, actor, id, expected_version, &action, Vec::new()).await
+        }
+        other => other,
+    }
+    .map_err(no_retry)?;
     let follow_up = match action {
         Action::Register { .. } => match suggestion(state, &row) {
             Suggestion::One {
@@ -347,7 +378,10 @@ pub async fn act(
     };
     match follow_up {
         Some((role, next)) => {
-            match act_once(state, &system(role), id, row.version, &next, Vec::new()).await {
+            match act_once(state, &system(role), id, row.version, &next, Vec::new())
+                .await
+                .map_err(no_retry)
+            {
                 Ok(after) => Ok(after),
                 // The automatic step is a convenience: if it cannot run, a person does it.
                 Err(e) => {
@@ -368,7 +402,12 @@ async fn act_once(
     action: &Action,
     new_attachments: Vec<AttachmentRow>,
 ) -> Result<CaseRow, ActError> {
-    let row = state.store.case(id).await?.ok_or(ActError::NotFound(id))?;
+    let (mut row, from_cache) = load_case(state, id).await?;
+    if from_cache && row.version != expected_version {
+        // Judge a version mismatch on what is stored, not on a possibly stale copy.
+        state.cases.forget(id);
+        row = load_case(state, id).await?.0;
+    }
     let mut cached = Cached::of(&row)?;
     let category = state
         .reference()
@@ -491,7 +530,22 @@ async fn act_once(
         });
     }
     match state.store.apply_case_updates(&updates).await {
-        Ok(()) => Ok(updated),
+        Ok(()) => {
+            if let [single] = updates.as_slice() {
+                state.cases.advance(&single.case, &single.event);
+            } else {
+                for u in &updates {
+                    state.cases.forget(u.case.id);
+                }
+            }
+            Ok(updated)
+        }
+        Err(StoreError::VersionConflict { id: conflicted, .. })
+            if conflicted == id && from_cache =>
+        {
+            state.cases.forget(id);
+            Err(ActError::Retry)
+        }
         Err(StoreError::VersionConflict { id: conflicted, .. }) if conflicted == id => {
             let current = state
                 .store
@@ -549,7 +603,8 @@ pub async fn attach_evidence(
         .await
         {
             Ok(updated) => return Ok((updated, attachment)),
-            Err(ActError::Stale { .. }) if attempts < 3 => attempts += 1,
+            Err(ActError::Stale { .. } | ActError::Retry) if attempts < 3 => attempts += 1,
+            Err(ActError::Retry) => return Err(no_retry(ActError::Retry)),
             Err(e) => return Err(e),
         }
     }

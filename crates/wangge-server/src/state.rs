@@ -74,6 +74,88 @@ impl Reference {
     }
 }
 
+/// Recently used cases with their timelines. Only for SQLite, where this process is the one
+/// writer: a transition then needs no read before its write nor after it. An entry that is
+/// stale anyway (another process wrote) is caught by the store's version guard and dropped.
+#[derive(Debug, Default)]
+pub struct CaseCache {
+    enabled: bool,
+    entries: std::sync::Mutex<CaseMap>,
+}
+
+/// A case row and, when known, its whole timeline.
+type CaseMap = HashMap<
+    uuid::Uuid,
+    (
+        wangge_store::CaseRow,
+        Option<Vec<wangge_store::CaseEventRow>>,
+    ),
+>;
+
+/// Cases kept at most; past that the cache starts again empty, which costs only reads.
+const CASE_CACHE_LIMIT: usize = 50_000;
+
+impl CaseCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CaseMap> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn row(&self, id: uuid::Uuid) -> Option<wangge_store::CaseRow> {
+        if !self.enabled {
+            return None;
+        }
+        self.lock().get(&id).map(|(row, _)| row.clone())
+    }
+
+    /// The timeline of the case at exactly this version, if known.
+    pub fn events(&self, id: uuid::Uuid, version: i64) -> Option<Vec<wangge_store::CaseEventRow>> {
+        if !self.enabled {
+            return None;
+        }
+        let map = self.lock();
+        let (row, events) = map.get(&id)?;
+        events
+            .clone()
+            .filter(|e| row.version == version && e.len() as i64 == version)
+    }
+
+    pub fn put(&self, row: wangge_store::CaseRow, events: Option<Vec<wangge_store::CaseEventRow>>) {
+        if !self.enabled {
+            return;
+        }
+        let mut map = self.lock();
+        if map.len() >= CASE_CACHE_LIMIT {
+            map.clear();
+        }
+        map.insert(row.id, (row, events));
+    }
+
+    /// After a stored transition: the new row, and the event added to a known timeline.
+    pub fn advance(&self, row: &wangge_store::CaseRow, event: &wangge_store::CaseEventRow) {
+        if !self.enabled {
+            return;
+        }
+        let mut map = self.lock();
+        let events = map
+            .remove(&row.id)
+            .and_then(|(_, events)| events)
+            .and_then(|mut e| {
+                (e.len() as i64 + 1 == event.seq).then(|| {
+                    e.push(event.clone());
+                    e
+                })
+            });
+        if map.len() >= CASE_CACHE_LIMIT {
+            map.clear();
+        }
+        map.insert(row.id, (row.clone(), events));
+    }
+
+    pub fn forget(&self, id: uuid::Uuid) {
+        self.lock().remove(&id);
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: AnyStore,
@@ -81,6 +163,7 @@ pub struct AppState {
     pub tokens: Arc<TokenCache>,
     pub logins: Arc<LoginThrottle>,
     pub evidence: EvidenceStore,
+    pub cases: Arc<CaseCache>,
     atlas: Arc<RwLock<Arc<Atlas>>>,
     reference: Arc<RwLock<Arc<Reference>>>,
     /// The configured calendar with the administrators' holidays and make-up days applied.
@@ -107,7 +190,12 @@ impl AppState {
         });
         let evidence = EvidenceStore::open(EvidenceConfig::new(dir))?;
         let config_calendar = config.calendar.clone();
+        let cases = Arc::new(CaseCache {
+            enabled: store.backend_name() == "sqlite",
+            ..CaseCache::default()
+        });
         let state = AppState {
+            cases,
             store,
             evidence,
             config: Arc::new(config),

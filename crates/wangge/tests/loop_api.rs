@@ -703,3 +703,69 @@ async fn browser_sessions_are_cookies_guarded_against_csrf() {
     .await;
     assert_eq!(st, 201);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_changed_by_another_process_is_never_acted_on_stale() {
+    use wangge_domain::case_loop::{Action, Actor};
+    use wangge_domain::role::Role;
+    let s = common::servers(Config::default()).await.remove(0);
+    let d = Desk::new(&s).await;
+    let case = d.report("demo-worker", "patrol", "09001").await;
+    let id = uuid::Uuid::parse_str(case["id"].as_str().unwrap()).unwrap();
+    // Another server process on the same SQLite file registers the case behind this one's back.
+    let other = wangge_server::AppState::load(s.db.store.clone(), Config::default())
+        .await
+        .unwrap();
+    let receiver = Actor {
+        id: "other".into(),
+        role: Role::Receiver,
+        region: None,
+        unit: None,
+    };
+    let row = wangge_server::cases::act(&other, &receiver, id, 1, Action::Register { note: None })
+        .await
+        .unwrap();
+    assert_eq!(row.version, 2);
+    // This server still holds version 1 in memory, where a receiver may reject. The command is
+    // judged on what is stored (registered: voiding is the shift leader's), never on the copy.
+    let (st, e) = d
+        .try_act(
+            "demo-receiver",
+            &case,
+            json!({"action": "reject", "reason": "重复"}),
+        )
+        .await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (403, Some("forbidden_action")),
+        "{e}"
+    );
+    assert_eq!(
+        s.db.store.case(id).await.unwrap().unwrap().version,
+        2,
+        "nothing was written"
+    );
+    // … and one on the stored version 2 must succeed, on the stored state.
+    let (st, fresh) = body(
+        s.get(&d.tokens["demo-receiver"], &format!("/api/v1/cases/{id}"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (st, fresh["version"].as_i64(), fresh["state"].as_str()),
+        (200, Some(2), Some("registered"))
+    );
+    let dispatched = d
+        .act(
+            "demo-dispatcher",
+            &fresh,
+            json!({"action": "dispatch", "unit": d.unit_code().await}),
+        )
+        .await;
+    assert_eq!(dispatched["version"], 3);
+    assert_eq!(dispatched["timeline"].as_array().unwrap().len(), 3);
+    let stored = s.db.store.case(id).await.unwrap().unwrap();
+    wangge_server::cases::verify_timeline(&s.state, &stored)
+        .await
+        .unwrap();
+}
