@@ -93,6 +93,48 @@ fn conflict(what: &'static str, key: String) -> impl FnOnce(sqlx::Error) -> Stor
     }
 }
 
+/// The columns a transition changes, then the key and the version guard: parameters $1–$14 of
+/// every statement that updates a case.
+macro_rules! bind_case_update {
+    ($query:expr, $u:expr) => {{
+        let c = &$u.case;
+        $query
+            .bind(&c.state)
+            .bind(c.version)
+            .bind(c.updated_at)
+            .bind(&c.unit_code)
+            .bind(&c.level)
+            .bind(c.suspended)
+            .bind(&c.status)
+            .bind(&c.node)
+            .bind(c.node_started_at)
+            .bind(c.warn_at)
+            .bind(c.due_at)
+            .bind(&c.district_code)
+            .bind(c.id)
+            .bind($u.expected_version)
+    }};
+}
+
+/// The case update ($1–$14), then the event ($15–$24): the parameter order of both
+/// single-round-trip statements below.
+macro_rules! bind_transition {
+    ($query:expr, $u:expr) => {{
+        let e = &$u.event;
+        bind_case_update!($query, $u)
+            .bind(&e.district_code)
+            .bind(e.case_id)
+            .bind(e.seq)
+            .bind(&e.action)
+            .bind(&e.actor)
+            .bind(&e.role)
+            .bind(e.at)
+            .bind(&e.from_state)
+            .bind(&e.to_state)
+            .bind(&e.payload)
+    }};
+}
+
 macro_rules! store_impl {
     ($store:ty, $db:ty, $row:ty) => {
         impl $store {
@@ -540,25 +582,14 @@ macro_rules! store_impl {
                 let mut tx = self.write.begin().await?;
                 for u in updates {
                     let c = &u.case;
-                    let done = sqlx::query(
-                        "UPDATE cases SET state = $1, version = $2, updated_at = $3, unit_code = $4, level = $5, \
-                         suspended = $6, status = $7, node = $8, node_started_at = $9, warn_at = $10, due_at = $11 \
-                         WHERE district_code = $12 AND id = $13 AND version = $14",
+                    let done = bind_case_update!(
+                        sqlx::query(
+                            "UPDATE cases SET state = $1, version = $2, updated_at = $3, unit_code = $4, level = $5, \
+                             suspended = $6, status = $7, node = $8, node_started_at = $9, warn_at = $10, due_at = $11 \
+                             WHERE district_code = $12 AND id = $13 AND version = $14",
+                        ),
+                        u
                     )
-                    .bind(&c.state)
-                    .bind(c.version)
-                    .bind(c.updated_at)
-                    .bind(&c.unit_code)
-                    .bind(&c.level)
-                    .bind(c.suspended)
-                    .bind(&c.status)
-                    .bind(&c.node)
-                    .bind(c.node_started_at)
-                    .bind(c.warn_at)
-                    .bind(c.due_at)
-                    .bind(&c.district_code)
-                    .bind(c.id)
-                    .bind(u.expected_version)
                     .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() != 1 {
@@ -821,40 +852,6 @@ macro_rules! store_impl {
             }
         }
     };
-}
-
-/// The columns a transition changes, then the key and version guard, then the event: the
-/// parameter order both single-round-trip statements below use.
-macro_rules! bind_transition {
-    ($query:expr, $u:expr) => {{
-        let c = &$u.case;
-        let e = &$u.event;
-        $query
-            .bind(&c.state)
-            .bind(c.version)
-            .bind(c.updated_at)
-            .bind(&c.unit_code)
-            .bind(&c.level)
-            .bind(c.suspended)
-            .bind(&c.status)
-            .bind(&c.node)
-            .bind(c.node_started_at)
-            .bind(c.warn_at)
-            .bind(c.due_at)
-            .bind(&c.district_code)
-            .bind(c.id)
-            .bind($u.expected_version)
-            .bind(&e.district_code)
-            .bind(e.case_id)
-            .bind(e.seq)
-            .bind(&e.action)
-            .bind(&e.actor)
-            .bind(&e.role)
-            .bind(e.at)
-            .bind(&e.from_state)
-            .bind(&e.to_state)
-            .bind(&e.payload)
-    }};
 }
 
 impl SqliteStore {
