@@ -77,6 +77,12 @@ impl Default for NodeLimits {
     }
 }
 
+/// The handling limit of an urgent case (紧急) when its category names none.
+pub const DEFAULT_URGENT_HANDLE: Deadline = Deadline {
+    amount: 4,
+    kind: DeadlineType::UrgentHours,
+};
+
 impl NodeLimits {
     /// The limit of `node`; handling gets the category's deadline plus granted extensions.
     pub fn limit(&self, node: Node, handle: Deadline, extension: u32) -> Deadline {

@@ -426,6 +426,10 @@ pub struct CategoryView {
     active: bool,
     /// Checked cases close without the shift leader.
     auto_close: bool,
+    /// This category's own node limits (confirm, register, dispatch, check, close) and the
+    /// handling limit of urgent cases ("urgent"), each {"amount", "type"}.
+    #[schema(value_type = Object)]
+    node_limits: Value,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -451,6 +455,8 @@ pub(crate) fn category_view(c: CategoryRow) -> CategoryView {
         closing_standard: c.closing_standard,
         active: c.active,
         auto_close: c.auto_close,
+        node_limits: serde_json::from_str(&c.node_limits)
+            .unwrap_or(Value::Object(Default::default())),
     }
 }
 
@@ -492,6 +498,9 @@ pub struct NewCase {
     /// The source's own ticket id (e.g. the 12345 work order number).
     external_id: Option<String>,
     address: Option<String>,
+    /// 紧急: handled against the category's urgent limit.
+    #[serde(default)]
+    urgent: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -512,6 +521,8 @@ pub struct CaseView {
     version: i64,
     reported_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// 紧急: the handling clock uses the category's urgent limit.
+    urgent: bool,
     /// The level holding the case: grid, community, street or district.
     level: String,
     unit_code: Option<String>,
@@ -526,6 +537,9 @@ pub struct CaseView {
     extension_granted: u32,
     solved_level: Option<String>,
     merged_into: Option<Uuid>,
+    /// For a merged case: the state of the case it was merged into, which is this report's
+    /// outcome too (its reporter is told from here).
+    surviving_state: Option<String>,
     clock: Option<ClockView>,
     /// The unit the dispatch rules suggest, when the case waits for dispatch.
     suggested_unit: Option<String>,
@@ -718,6 +732,10 @@ pub(crate) async fn case_view(
     } else {
         Vec::new()
     };
+    let surviving_state = match st.merged_into {
+        Some(survivor) => state.store.case(survivor).await?.map(|s| s.state),
+        None => None,
+    };
     let allowed_actions = case_loop::allowed_actions(st, &user.actor)
         .into_iter()
         .map(|a| a.as_str().to_owned())
@@ -754,6 +772,7 @@ pub(crate) async fn case_view(
         version: c.version,
         reported_at: c.reported_at,
         updated_at: c.updated_at,
+        urgent: c.urgent,
         level: st.level.as_str().into(),
         unit_code: st.unit.clone(),
         suspended: st.suspended,
@@ -765,6 +784,7 @@ pub(crate) async fn case_view(
         extension_granted: st.extension_granted,
         solved_level: st.solved_level.map(|l| l.as_str().to_owned()),
         merged_into: st.merged_into,
+        surviving_state,
         clock,
         suggested_unit,
         allowed_actions,
@@ -859,7 +879,7 @@ async fn create_case(
         external_id: body.external_id,
         address: body.address,
     };
-    let case = report_case(&state, input, body.crs.as_deref(), &user.actor).await?;
+    let case = report_case(&state, input, body.crs.as_deref(), body.urgent, &user.actor).await?;
     Ok((
         StatusCode::CREATED,
         Json(case_view(&state, &user, case).await?),

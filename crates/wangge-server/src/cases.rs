@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 use wangge_domain::case::{CaseError, CaseState, Report, ReportInput, Source};
-use wangge_domain::case_clock::NodeClock;
+use wangge_domain::case_clock::{DEFAULT_URGENT_HANDLE, Node, NodeClock};
 use wangge_domain::case_loop::{self, Action, Actor, CaseFacts, CaseStatus, LoopError};
 use wangge_domain::category::{Deadline, DeadlineType};
 use wangge_domain::dispatch::{self, Suggestion};
@@ -100,6 +100,51 @@ pub fn handle_deadline(category: Option<&CategoryRow>) -> Deadline {
         })
 }
 
+/// A category's own node limits (JSON), by node name or "urgent".
+pub fn category_node_limits(
+    category: Option<&CategoryRow>,
+) -> std::collections::HashMap<String, Deadline> {
+    let Some(c) = category else {
+        return Default::default();
+    };
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&c.node_limits) else {
+        return Default::default();
+    };
+    map.into_iter()
+        .filter_map(|(k, v)| {
+            let amount = u32::try_from(v.get("amount")?.as_u64()?).ok()?;
+            let kind = v.get("type")?.as_str()?.parse().ok()?;
+            Some((k, Deadline { amount, kind }))
+        })
+        .collect()
+}
+
+/// The limit of a node for this case: the category's own limit for the node if it sets one,
+/// else the default; handling an urgent case gets the category's urgent limit.
+pub fn node_limit(
+    state: &AppState,
+    category: Option<&CategoryRow>,
+    node: Node,
+    urgent: bool,
+    extension: u32,
+) -> Deadline {
+    let own = category_node_limits(category);
+    if node == Node::Handle && urgent {
+        let base = own.get("urgent").copied().unwrap_or(DEFAULT_URGENT_HANDLE);
+        return Deadline {
+            amount: base.amount.saturating_add(extension),
+            kind: base.kind,
+        };
+    }
+    match own.get(node.as_str()) {
+        Some(d) if node != Node::Handle => *d,
+        _ => state
+            .config
+            .node_limits
+            .limit(node, handle_deadline(category), extension),
+    }
+}
+
 /// Writes the status, the clock and its yellow/red instants into the row.
 fn refresh_row(
     state: &AppState,
@@ -118,9 +163,11 @@ fn refresh_row(
     row.node = cached.clock.as_ref().map(|c| c.node.as_str().into());
     row.node_started_at = cached.clock.as_ref().map(|c| c.started_at);
     let marks = cached.clock.as_ref().and_then(|c| {
-        let limit = state.config.node_limits.limit(
+        let limit = node_limit(
+            state,
+            category,
             c.node,
-            handle_deadline(category),
+            row.urgent,
             status.extension_granted,
         );
         c.marks(&state.calendar(), limit, now)
@@ -140,6 +187,7 @@ pub async fn report_case(
     state: &AppState,
     input: ReportInput,
     crs_name: Option<&str>,
+    urgent: bool,
     actor: &Actor,
 ) -> Result<CaseRow, IntakeError> {
     if !may_report(actor.role) {
@@ -221,7 +269,7 @@ pub async fn report_case(
         unit_code: None,
         level: String::new(),
         suspended: false,
-        urgent: false,
+        urgent,
         status: String::new(),
         node: None,
         node_started_at: None,
@@ -235,6 +283,7 @@ pub async fn report_case(
         "external_id": report.external_id,
         "input_crs": crs.to_string(),
         "needs_confirmation": report.source.needs_confirmation(),
+        "urgent": urgent,
     });
     let event = CaseEventRow {
         district_code: case.district_code.clone(),

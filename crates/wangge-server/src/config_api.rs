@@ -142,6 +142,10 @@ pub struct CategoryChange {
     active: Option<bool>,
     /// Close checked cases without the shift leader.
     auto_close: Option<bool>,
+    /// Node limits of this category, replacing any set before: keys confirm, register,
+    /// dispatch, check, close and urgent (handling of urgent cases), values {"amount", "type"}.
+    #[schema(value_type = Object)]
+    node_limits: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Changes a category's deadline, standards or automation (administrators).
@@ -202,6 +206,35 @@ pub async fn change_category(
     }
     if let Some(a) = change.auto_close {
         row.auto_close = a;
+    }
+    if let Some(limits) = change.node_limits {
+        const NODES: &[&str] = &[
+            "confirm", "register", "dispatch", "check", "close", "urgent",
+        ];
+        for (node, limit) in &limits {
+            if !NODES.contains(&node.as_str()) {
+                return Err(ApiError::invalid_field(
+                    "node_limits",
+                    format!(
+                        "unknown node '{node}': expected one of {}",
+                        NODES.join(", ")
+                    ),
+                ));
+            }
+            let amount = limit.get("amount").and_then(serde_json::Value::as_u64);
+            let kind = limit.get("type").and_then(serde_json::Value::as_str);
+            let ok = amount.is_some_and(|a| (1..=10_000).contains(&a))
+                && kind.is_some_and(|k| k.parse::<DeadlineType>().is_ok());
+            if !ok {
+                return Err(ApiError::invalid_field(
+                    "node_limits",
+                    format!(
+                        "{node}: give {{\"amount\": 1–10000, \"type\": urgent_hours | working_hours | working_days | natural_days}}"
+                    ),
+                ));
+            }
+        }
+        row.node_limits = serde_json::Value::Object(limits).to_string();
     }
     state
         .store

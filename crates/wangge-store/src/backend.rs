@@ -216,6 +216,7 @@ macro_rules! store_impl {
                     deadline_type: row.try_get("deadline_type")?,
                     active: row.try_get("active")?,
                     auto_close: row.try_get("auto_close")?,
+                    node_limits: row.try_get("node_limits")?,
                 })
             }
 
@@ -407,7 +408,7 @@ macro_rules! store_impl {
                 let mut tx = self.write.begin().await?;
                 for chunk in rows.chunks(BATCH) {
                     let mut qb = QueryBuilder::new(
-                        "INSERT INTO categories (kind, code, class_code, class_name, name, registration_standard, closing_standard, deadline_amount, deadline_type, active, auto_close) ",
+                        "INSERT INTO categories (kind, code, class_code, class_name, name, registration_standard, closing_standard, deadline_amount, deadline_type, active, auto_close, node_limits) ",
                     );
                     qb.push_values(chunk, |mut b, c| {
                         b.push_bind(&c.kind)
@@ -420,7 +421,8 @@ macro_rules! store_impl {
                             .push_bind(c.deadline_amount)
                             .push_bind(&c.deadline_type)
                             .push_bind(c.active)
-                            .push_bind(c.auto_close);
+                            .push_bind(c.auto_close)
+                            .push_bind(&c.node_limits);
                     });
                     qb.push(
                         " ON CONFLICT (kind, code) DO UPDATE SET class_code = excluded.class_code, \
@@ -429,7 +431,7 @@ macro_rules! store_impl {
                          closing_standard = excluded.closing_standard, \
                          deadline_amount = excluded.deadline_amount, \
                          deadline_type = excluded.deadline_type, active = excluded.active, \
-                         auto_close = excluded.auto_close",
+                         auto_close = excluded.auto_close, node_limits = excluded.node_limits",
                     );
                     qb.build().execute(&mut *tx).await?;
                 }

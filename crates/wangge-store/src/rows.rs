@@ -35,6 +35,9 @@ pub struct CategoryRow {
     pub active: bool,
     /// Checked cases of this category close without the shift leader.
     pub auto_close: bool,
+    /// Node limits overriding the defaults, and the handling limit of urgent cases, as JSON
+    /// (`{"confirm": {"amount": 1, "type": "working_hours"}, "urgent": {…}}`).
+    pub node_limits: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

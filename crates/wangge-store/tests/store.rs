@@ -109,6 +109,7 @@ async fn a_case_is_stored_with_its_first_event() {
                 deadline_type: "working_hours".into(),
                 active: true,
                 auto_close: false,
+                node_limits: "{}".into(),
             }])
             .await
             .unwrap();

@@ -54,6 +54,7 @@ pub fn catalogue_rows() -> Vec<CategoryRow> {
             deadline_type: c.deadline.kind.as_str().into(),
             active: true,
             auto_close: false,
+            node_limits: "{}".into(),
         })
         .collect()
 }
@@ -222,7 +223,7 @@ pub async fn seed(store: &AnyStore, grids: usize, seed: u64, cases: usize) -> Re
             address: Some(grid.name.clone()),
         };
         let reporter = actor("demo-receiver", Role::Receiver, None);
-        let case = report_case(&state, input, None, &reporter)
+        let case = report_case(&state, input, None, false, &reporter)
             .await
             .with_context(|| format!("sample case {n}"))?;
         let stage = rng.random_range(0..10);

@@ -143,3 +143,91 @@ async fn calendar_and_categories_are_configurable() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_limits_per_category_and_urgent_cases() {
+    let s = common::servers(Config::default()).await.remove(0);
+    let admin = s.login("demo-admin").await;
+    let (st, c) = send(s.client.patch(s.url("/api/v1/categories/matter/09008")).bearer_auth(&admin).json(&json!({
+        "node_limits": {"dispatch": {"amount": 3, "type": "natural_days"}, "urgent": {"amount": 1, "type": "urgent_hours"}}
+    }))).await;
+    assert_eq!(st, 200, "{c}");
+    assert_eq!(c["node_limits"]["urgent"]["amount"], 1);
+    for bad in [
+        json!({"lunch": {"amount": 1, "type": "urgent_hours"}}),
+        json!({"check": {"amount": 0, "type": "urgent_hours"}}),
+        json!({"check": {"amount": 2, "type": "moon"}}),
+    ] {
+        let (st, e) = send(
+            s.client
+                .patch(s.url("/api/v1/categories/matter/09008"))
+                .bearer_auth(&admin)
+                .json(&json!({"node_limits": bad})),
+        )
+        .await;
+        assert_eq!(
+            (st, e["error"]["details"]["field"].as_str()),
+            (422, Some("node_limits")),
+            "{bad}"
+        );
+    }
+
+    let worker = s.login("demo-worker").await;
+    let receiver = s.login("demo-receiver").await;
+    let dispatcher = s.login("demo-dispatcher").await;
+    let unit = s.login("demo-unit").await;
+    let (_, me) = send(s.client.get(s.url("/api/v1/auth/me")).bearer_auth(&unit)).await;
+    let (lon, lat) = s.point_in(&s.region_of("demo-worker").await).await;
+    let span = |case: &Value| {
+        let start =
+            chrono::DateTime::parse_from_rfc3339(case["clock"]["started_at"].as_str().unwrap())
+                .unwrap();
+        let due = chrono::DateTime::parse_from_rfc3339(case["clock"]["due_at"].as_str().unwrap())
+            .unwrap();
+        due - start
+    };
+    for urgent in [true, false] {
+        let (_, mut case) = send(s.client.post(s.url("/api/v1/cases")).bearer_auth(&worker).json(&json!({
+            "category": "09008", "description": "占道", "lon": lon, "lat": lat, "source": "patrol", "urgent": urgent
+        }))).await;
+        assert_eq!(case["urgent"], urgent);
+        let id = case["id"].as_str().unwrap().to_owned();
+        for (token, command) in [
+            (&receiver, json!({"action": "register"})),
+            (
+                &dispatcher,
+                json!({"action": "dispatch", "unit": me["unit_code"]}),
+            ),
+            (&unit, json!({"action": "accept"})),
+        ] {
+            let mut command = command;
+            command["version"] = case["version"].clone();
+            let (st, next) = send(
+                s.client
+                    .post(s.url(&format!("/api/v1/cases/{id}/actions")))
+                    .bearer_auth(token)
+                    .json(&command),
+            )
+            .await;
+            assert_eq!(st, 200, "{next}");
+            if next["clock"]["node"] == "dispatch" {
+                // The category's own dispatch limit: three natural days.
+                assert_eq!(span(&next), chrono::Duration::days(3));
+            }
+            case = next;
+        }
+        assert_eq!(case["clock"]["node"], "handle");
+        if urgent {
+            assert_eq!(
+                span(&case),
+                chrono::Duration::hours(1),
+                "urgent: the category's urgent limit"
+            );
+        } else {
+            assert!(
+                span(&case) > chrono::Duration::hours(1),
+                "not urgent: the category's handling deadline"
+            );
+        }
+    }
+}

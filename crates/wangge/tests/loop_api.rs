@@ -463,6 +463,10 @@ async fn grassroots_escalation_returns_consultation_whistle_and_merge() {
         )
         .await;
         assert_eq!(timeline_actions(&survivor), ["report", "absorb"]);
+        assert_eq!(
+            merged["surviving_state"], survivor["state"],
+            "the merged report shows the survivor's outcome"
+        );
         assert_eq!(survivor["timeline"][1]["payload"]["case"], merged["id"]);
         let (st, e) = d
             .try_act(
