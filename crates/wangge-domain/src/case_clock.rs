@@ -9,7 +9,7 @@ use crate::calendar::WorkingCalendar;
 use crate::case::CaseState;
 use crate::case_loop::CaseStatus;
 use crate::category::{Deadline, DeadlineType};
-use crate::deadline::{self, Pause, TrafficLight};
+use crate::deadline::{self, Pause};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -174,15 +174,6 @@ impl NodeClock {
             deadline::warn_at(cal, limit, self.started_at, &pauses, now),
             deadline::due_at(cal, limit, self.started_at, &pauses, now),
         ))
-    }
-
-    pub fn light(
-        &self,
-        cal: &WorkingCalendar,
-        limit: Deadline,
-        now: DateTime<Utc>,
-    ) -> TrafficLight {
-        deadline::clock(cal, limit, self.started_at, now, &self.pauses()).light
     }
 }
 

@@ -27,10 +27,6 @@ pub struct Located<'a> {
 }
 
 impl<'a> Located<'a> {
-    pub fn grid(&self) -> Option<&'a RegionInfo> {
-        self.at(Level::Grid)
-    }
-
     pub fn at(&self, level: Level) -> Option<&'a RegionInfo> {
         self.chain.iter().copied().find(|r| r.level == level)
     }

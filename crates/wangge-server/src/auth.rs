@@ -147,7 +147,12 @@ impl TokenCache {
     }
 }
 
-fn current_user(user: &UserRow, token_hash: String) -> Result<CurrentUser, ApiError> {
+/// The acting user, with the code of the unit a unit user belongs to.
+fn current_user(
+    state: &AppState,
+    user: &UserRow,
+    token_hash: String,
+) -> Result<CurrentUser, ApiError> {
     let role: Role = user
         .role
         .parse()
@@ -160,7 +165,9 @@ fn current_user(user: &UserRow, token_hash: String) -> Result<CurrentUser, ApiEr
             id: user.username.clone(),
             role,
             region: user.region_code.clone(),
-            unit: None,
+            unit: user
+                .unit_id
+                .and_then(|id| state.reference().unit_by_id(id).map(|u| u.code.clone())),
         },
         token_hash,
     })
@@ -233,11 +240,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             .await?
             .filter(|u| u.active)
             .ok_or_else(|| unauthorized("invalid_token", "the token's user is no longer active"))?;
-        let mut current = current_user(&user, hash.clone())?;
-        current.actor.unit = match user.unit_id {
-            Some(id) => state.reference().unit_by_id(id).map(|u| u.code.clone()),
-            None => None,
-        };
+        let current = current_user(state, &user, hash.clone())?;
         state.tokens.put(&hash, current.clone(), row.expires_at);
         Ok(current)
     }
@@ -388,11 +391,7 @@ pub async fn login(
             expires_at,
         })
         .await?;
-    let mut current = current_user(&user, hash)?;
-    current.actor.unit = match user.unit_id {
-        Some(id) => state.reference().unit_by_id(id).map(|u| u.code.clone()),
-        None => None,
-    };
+    let current = current_user(&state, &user, hash)?;
     let cookie = req
         .session
         .then(|| session_cookie_header(&token, TOKEN_LIFETIME_HOURS * 3600));

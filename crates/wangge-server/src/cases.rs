@@ -623,7 +623,7 @@ pub async fn attach_evidence(
 ) -> Result<(CaseRow, AttachmentRow), ActError> {
     let mut attempts = 0;
     loop {
-        let row = state.store.case(id).await?.ok_or(ActError::NotFound(id))?;
+        let (row, _) = load_case(state, id).await?;
         let attachment = AttachmentRow {
             district_code: row.district_code.clone(),
             id: wangge_domain::new_id(),
