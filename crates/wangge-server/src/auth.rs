@@ -262,7 +262,7 @@ fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
 
 /// CSRF protection for cookie sessions: an unsafe method must come from this site, as the
 /// browser tells by `Sec-Fetch-Site`, or failing that by an `Origin` equal to our host.
-fn check_same_origin(
+pub fn check_same_origin(
     method: &axum::http::Method,
     headers: &axum::http::HeaderMap,
 ) -> Result<(), ApiError> {
@@ -293,7 +293,7 @@ fn check_same_origin(
     }
 }
 
-fn session_cookie_header(token: &str, max_age: i64) -> String {
+pub fn session_cookie_header(token: &str, max_age: i64) -> String {
     format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}")
 }
 
@@ -343,13 +343,37 @@ pub async fn login(
     crate::api::ApiJson(req): crate::api::ApiJson<LoginRequest>,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
-    let username = req.username.trim().to_owned();
+    let signed = sign_in(&state, &req.username, req.password).await?;
+    let answer = Json(LoginAnswer {
+        token: signed.token,
+        expires_at: signed.expires_at,
+        user: me(&signed.user),
+    });
+    Ok(if req.session {
+        ([(axum::http::header::SET_COOKIE, signed.cookie)], answer).into_response()
+    } else {
+        answer.into_response()
+    })
+}
+
+/// A new session: the token (shown once), and the cookie that carries it for the console.
+pub struct SignedIn {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: CurrentUser,
+    pub cookie: String,
+    pub role: Role,
+}
+
+/// Checks a password and opens a session. Failed attempts slow down further ones for that
+/// username, and an unknown user costs the same time as a known one.
+pub async fn sign_in(state: &AppState, username: &str, password: String) -> ApiResult<SignedIn> {
+    let username = username.trim().to_owned();
     let delay = state.logins.delay(&username);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     let user = state.store.user_by_username(&username).await?;
-    let password = req.password;
     // Verify even for an unknown user, so timing does not tell which part was wrong.
     let phc = user
         .as_ref()
@@ -391,19 +415,22 @@ pub async fn login(
             expires_at,
         })
         .await?;
-    let current = current_user(&state, &user, hash)?;
-    let cookie = req
-        .session
-        .then(|| session_cookie_header(&token, TOKEN_LIFETIME_HOURS * 3600));
-    let answer = Json(LoginAnswer {
+    let current = current_user(state, &user, hash)?;
+    Ok(SignedIn {
+        cookie: session_cookie_header(&token, TOKEN_LIFETIME_HOURS * 3600),
+        role: current.actor.role,
         token,
         expires_at,
-        user: me(&current),
-    });
-    Ok(match cookie {
-        Some(c) => ([(axum::http::header::SET_COOKIE, c)], answer).into_response(),
-        None => answer.into_response(),
+        user: current,
     })
+}
+
+/// Ends a session: its token stops working at once, on this server and (within the token
+/// cache's 30 s) on others.
+pub async fn end_session(state: &AppState, user: &CurrentUser) -> ApiResult<()> {
+    state.store.delete_token(&user.token_hash).await?;
+    state.tokens.forget(&user.token_hash);
+    Ok(())
 }
 
 /// A valid argon2id hash of a random password, verified against when the user does not exist.
@@ -415,8 +442,7 @@ pub async fn logout(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> ApiResult<(StatusCode, [(axum::http::HeaderName, String); 1])> {
-    state.store.delete_token(&user.token_hash).await?;
-    state.tokens.forget(&user.token_hash);
+    end_session(&state, &user).await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(axum::http::header::SET_COOKIE, session_cookie_header("", 0))],

@@ -6,10 +6,10 @@ pub mod auth;
 pub mod case_api;
 pub mod cases;
 pub mod config_api;
+pub mod console;
 pub mod error;
 pub mod evidence;
 pub mod evidence_api;
-mod pages;
 pub mod region_import;
 pub mod rules_api;
 pub mod state;
@@ -30,10 +30,10 @@ use crate::error::ApiError;
 pub fn app(state: AppState) -> Router {
     let limit = state.config.body_limit_bytes;
     Router::new()
-        .route("/", get(pages::index))
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi))
         .nest("/api/v1", api::routes())
+        .merge(console::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(

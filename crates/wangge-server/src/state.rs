@@ -30,6 +30,9 @@ pub struct Config {
     pub duplicate_radius_m: f64,
     /// … reported within this many hours is flagged as a possible duplicate.
     pub duplicate_window_hours: i64,
+    /// A raster tile URL template for the console's maps (`…/{z}/{x}/{y}…`, e.g. 天地图 with
+    /// its key); None draws the regions alone, with no tile server.
+    pub map_tile_url: Option<String>,
 }
 
 impl Default for Config {
@@ -42,6 +45,7 @@ impl Default for Config {
             evidence_dir: None,
             duplicate_radius_m: 50.0,
             duplicate_window_hours: 72,
+            map_tile_url: None,
         }
     }
 }

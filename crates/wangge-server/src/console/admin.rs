@@ -1,0 +1,9 @@
+//! TODO-free placeholder replaced below.
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}
