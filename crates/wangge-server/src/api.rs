@@ -553,6 +553,13 @@ pub struct CaseView {
     timeline: Vec<EventView>,
 }
 
+impl CaseView {
+    /// What the viewer may do to the case now.
+    pub fn allowed_actions(&self) -> &[String] {
+        &self.allowed_actions
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DuplicateView {
     id: Uuid,

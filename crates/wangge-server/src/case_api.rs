@@ -9,7 +9,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use wangge_domain::case::CaseState;
-use wangge_domain::case_loop::{Action, ActionName};
+use wangge_domain::case_loop::{Action, ActionName, Actor};
 use wangge_domain::role::Role;
 use wangge_store::{CaseFilter, CaseOrder, Light, Store};
 
@@ -89,28 +89,28 @@ pub async fn case_action(
     Ok(Json(case_view(&state, &user, case).await?))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
 pub struct CaseQuery {
     /// Comma-separated states.
-    state: Option<String>,
-    category: Option<String>,
+    pub state: Option<String>,
+    pub category: Option<String>,
     /// A region code: cases in it and below.
-    region: Option<String>,
+    pub region: Option<String>,
     /// Cases dispatched to (or whistling in) this unit.
-    unit: Option<String>,
-    source: Option<String>,
+    pub unit: Option<String>,
+    pub source: Option<String>,
     /// green, yellow or red
-    light: Option<String>,
+    pub light: Option<String>,
     /// The deadline node: confirm and check are grid workers' tasks (核实 / 核查).
-    node: Option<String>,
+    pub node: Option<String>,
     /// Reported at or after (RFC 3339).
-    from: Option<DateTime<Utc>>,
+    pub from: Option<DateTime<Utc>>,
     /// Reported before (RFC 3339).
-    to: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
     /// newest (default), oldest or due
-    order: Option<String>,
-    page: Option<i64>,
-    per_page: Option<i64>,
+    pub order: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -147,15 +147,13 @@ pub struct CasePage {
 /// Never matches a code, so a query outside the caller's jurisdiction finds nothing.
 const NOTHING: &str = "\u{0}";
 
-/// Cases the caller may see, filtered and paged.
-#[utoipa::path(get, path = "/api/v1/cases", params(CaseQuery),
-    responses((status = 200, body = CasePage), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn list_cases(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    query: Result<Query<CaseQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<CasePage>> {
-    let Query(q) = query?;
+/// The store filter for a case query, narrowed to what `actor` may see: a user with a region sees
+/// that region and below, a unit user its own unit's cases. Answers the filter, page and page size.
+pub fn case_filter(
+    actor: &Actor,
+    q: CaseQuery,
+    now: DateTime<Utc>,
+) -> ApiResult<(CaseFilter, i64, i64)> {
     let per_page = q.per_page.unwrap_or(50);
     if !(1..=500).contains(&per_page) {
         return Err(ApiError::invalid_field(
@@ -222,7 +220,6 @@ pub async fn list_cases(
         ));
     }
     // The caller's jurisdiction narrows every query.
-    let actor = &user.actor;
     let region_prefix = match (&actor.region, q.region) {
         (Some(mine), Some(asked)) if asked.starts_with(mine.as_str()) => Some(asked),
         (Some(mine), Some(asked)) if mine.starts_with(asked.as_str()) => Some(mine.clone()),
@@ -235,7 +232,6 @@ pub async fn list_cases(
     } else {
         q.unit
     };
-    let now = Utc::now();
     let filter = CaseFilter {
         states,
         category: q.category,
@@ -251,6 +247,20 @@ pub async fn list_cases(
         limit: per_page,
         offset: (page - 1) * per_page,
     };
+    Ok((filter, page, per_page))
+}
+
+/// Cases the caller may see, filtered and paged.
+#[utoipa::path(get, path = "/api/v1/cases", params(CaseQuery),
+    responses((status = 200, body = CasePage), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn list_cases(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    query: Result<Query<CaseQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<CasePage>> {
+    let Query(q) = query?;
+    let now = Utc::now();
+    let (filter, page, per_page) = case_filter(&user.actor, q, now)?;
     let (rows, total) = state.store.list_cases(&filter).await?;
     let items = rows
         .into_iter()

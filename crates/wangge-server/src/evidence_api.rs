@@ -74,7 +74,7 @@ impl From<EvidenceError> for ApiError {
     }
 }
 
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+pub fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         crate::error::payload_too_large()
     } else {

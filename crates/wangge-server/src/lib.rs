@@ -58,8 +58,19 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(api::ApiDoc::openapi())
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("not_found", "no such path")
+/// No such path: a page for a browser, the JSON error for everyone else.
+async fn not_found(headers: axum::http::HeaderMap) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let err = ApiError::not_found("not_found", "no such path");
+    let wants_html = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        console::error_page(console::Lang::from_headers(&headers), None, &err)
+    } else {
+        err.into_response()
+    }
 }
 
 /// Serves until Ctrl-C / SIGTERM; `on_ready` gets the bound address (port 0 picks a free one).

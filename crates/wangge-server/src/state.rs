@@ -65,6 +65,14 @@ impl Reference {
         self.categories.get(&(kind.to_owned(), code.to_owned()))
     }
 
+    pub fn categories(&self) -> impl Iterator<Item = &CategoryRow> {
+        self.categories.values()
+    }
+
+    pub fn units(&self) -> &[UnitRow] {
+        &self.units
+    }
+
     pub fn unit(&self, code: &str) -> Option<&UnitRow> {
         self.units.iter().find(|u| u.code == code)
     }

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod case_page;
 pub mod desks;
+mod export;
 pub mod i18n;
 pub mod map;
 pub mod phone;
@@ -68,7 +69,10 @@ fn build_environment() -> Environment<'static> {
     let for_t = catalogues.clone();
     env.add_function(
         "t",
-        move |state: &minijinja::State, key: &str, kwargs: Kwargs| -> Result<String, minijinja::Error> {
+        move |state: &minijinja::State,
+              key: &str,
+              kwargs: Kwargs|
+              -> Result<String, minijinja::Error> {
             let lang = Lang::of_state(state);
             let mut text = for_t.text(lang, key).to_owned();
             for name in kwargs.args() {
@@ -83,7 +87,15 @@ fn build_environment() -> Environment<'static> {
         Value::from_serialize(for_js.with_prefix(Lang::of_state(state), "js."))
     });
     env.add_filter("dt", format_time);
-    env.add_filter("short_id", |id: &str| id.chars().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect::<String>());
+    env.add_filter("short_id", |id: &str| {
+        id.chars()
+            .rev()
+            .take(8)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<String>()
+    });
     env
 }
 
@@ -181,7 +193,11 @@ impl ConsoleUser {
             Err(error_page(
                 self.lang,
                 Some(self),
-                &ApiError::new(StatusCode::FORBIDDEN, "page_forbidden", "this page is not for your role"),
+                &ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "page_forbidden",
+                    "this page is not for your role",
+                ),
             ))
         }
     }
@@ -198,7 +214,11 @@ impl ConsoleUser {
             Err(error_page(
                 self.lang,
                 Some(self),
-                &ApiError::new(StatusCode::FORBIDDEN, "csrf_rejected", "the form is out of date"),
+                &ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf_rejected",
+                    "the form is out of date",
+                ),
             ))
         }
     }
@@ -431,7 +451,11 @@ async fn login_submit(
     let next = safe_back(form.next.as_deref(), "/console");
     match crate::auth::sign_in(&state, &form.username, form.password).await {
         Ok(signed) => {
-            let landing = if next == "/console" { landing_page(signed.role).to_owned() } else { next };
+            let landing = if next == "/console" {
+                landing_page(signed.role).to_owned()
+            } else {
+                next
+            };
             (
                 [(header::SET_COOKIE, signed.cookie)],
                 Redirect::to(&landing),
@@ -449,7 +473,10 @@ async fn login_submit(
 
 /// Where a role starts its day.
 pub fn landing_page(role: Role) -> &'static str {
-    nav_for(role).first().map(|(href, _)| *href).unwrap_or("/console")
+    nav_for(role)
+        .first()
+        .map(|(href, _)| *href)
+        .unwrap_or("/console")
 }
 
 #[derive(Debug, Deserialize)]
@@ -458,7 +485,11 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(State(state): State<AppState>, who: ConsoleUser, Form(form): Form<CsrfForm>) -> Response {
+async fn logout(
+    State(state): State<AppState>,
+    who: ConsoleUser,
+    Form(form): Form<CsrfForm>,
+) -> Response {
     if let Err(r) = who.check_csrf(&form.csrf) {
         return r;
     }
@@ -466,7 +497,10 @@ async fn logout(State(state): State<AppState>, who: ConsoleUser, Form(form): For
         return error_page(who.lang, Some(&who), &e);
     }
     (
-        [(header::SET_COOKIE, crate::auth::session_cookie_header("", 0))],
+        [(
+            header::SET_COOKIE,
+            crate::auth::session_cookie_header("", 0),
+        )],
         Redirect::to("/login"),
     )
         .into_response()
@@ -482,7 +516,11 @@ async fn switch_lang(Path(code): Path<String>, Query(q): Query<BackQuery>) -> Re
     (
         [(
             header::SET_COOKIE,
-            format!("{}={}; Path=/; Max-Age=31536000; SameSite=Lax", i18n::LANG_COOKIE, lang.code()),
+            format!(
+                "{}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+                i18n::LANG_COOKIE,
+                lang.code()
+            ),
         )],
         Redirect::to(&safe_back(q.back.as_deref(), "/console")),
     )

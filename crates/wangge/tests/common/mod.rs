@@ -128,3 +128,96 @@ impl TestServer {
             .unwrap()
     }
 }
+
+/// A signed-in console (browser) session: the session cookie, and requests that send it the
+/// way a browser on our own page would.
+pub struct Session<'a> {
+    pub server: &'a TestServer,
+    pub cookie: String,
+    client: reqwest::Client,
+}
+
+impl TestServer {
+    /// Signs in through the login form, as a browser does.
+    pub async fn session(&self, username: &str) -> Session<'_> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = client
+            .post(self.url("/login"))
+            .header("Sec-Fetch-Site", "same-origin")
+            .form(&[("username", username), ("password", "demo")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 303, "console login {username}");
+        let cookie = resp
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("wangge_session="))
+            .and_then(|v| v.split(';').next())
+            .unwrap()
+            .to_owned();
+        Session {
+            server: self,
+            cookie,
+            client,
+        }
+    }
+}
+
+impl Session<'_> {
+    /// A page: its status and HTML.
+    pub async fn page(&self, path: &str) -> (u16, String) {
+        let resp = self.get(path).await;
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap())
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.server.url(path))
+            .header("Cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The CSRF token of this session, as the page's forms carry it.
+    pub async fn csrf(&self) -> String {
+        let (_, html) = self.page("/console/desk/all").await;
+        let at = html.find("name=\"_csrf\" value=\"").unwrap() + 20;
+        html[at..at + 32].to_owned()
+    }
+
+    /// Posts a multipart form from one of our pages.
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.server.url(path))
+            .header("Cookie", &self.cookie)
+            .header("Sec-Fetch-Site", "same-origin")
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts an urlencoded form from one of our pages.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.server.url(path))
+            .header("Cookie", &self.cookie)
+            .header("Sec-Fetch-Site", "same-origin")
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+}
