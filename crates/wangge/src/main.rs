@@ -37,6 +37,11 @@ struct FilesArg {
     /// Directory for evidence files (photos), created if missing.
     #[arg(long, env = "WANGGE_FILES", default_value = "wangge-files")]
     files: PathBuf,
+    /// A raster tile URL template for the console's maps, e.g. 天地图 with your key
+    /// (`https://t0.tianditu.gov.cn/vec_w/wmts?…&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=KEY`).
+    /// Without it the maps draw the regions alone and need no tile server.
+    #[arg(long, env = "WANGGE_TILE_URL")]
+    tile_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -293,6 +298,7 @@ async fn run_async(command: Command) -> Result<()> {
             let config = Config {
                 body_limit_bytes: body_limit,
                 evidence_dir: Some(files.files),
+                map_tile_url: files.tile_url,
                 ..Config::default()
             };
             let state = AppState::load(store, config).await?;
@@ -317,6 +323,7 @@ async fn run_async(command: Command) -> Result<()> {
             }
             let config = Config {
                 evidence_dir: Some(files.files),
+                map_tile_url: files.tile_url,
                 ..Config::default()
             };
             let state = AppState::load(store, config).await?;

@@ -120,6 +120,10 @@ impl Desk {
                 ("light", "red", "desk.tab.overdue"),
                 ("light", "yellow", "desk.tab.due_soon"),
             ],
+            Desk::Dispatch => &[
+                ("state", "registered,returned", "desk.tab.to_dispatch"),
+                ("state", "returned", "desk.tab.returned"),
+            ],
             _ => &[],
         }
     }
@@ -134,7 +138,7 @@ impl Desk {
             Desk::Verify => &[Confirm, CheckPass, CheckFail],
             Desk::Close => &[Close],
             Desk::Supervise => &[Urge, ApproveExtension, DenyExtension],
-            Desk::Area => &[SelfHandle, Escalate],
+            Desk::Area => &[SelfHandle, Escalate, Urge],
             Desk::All => &[],
         }
     }
@@ -422,6 +426,7 @@ async fn desk_page(
         .map(|(i, (param, value, key))| {
             let current = match *param {
                 "node" => q.node.as_deref(),
+                "state" => q.state.as_deref(),
                 _ => q.light.as_deref(),
             }
             .filter(|v| !v.is_empty());
@@ -452,7 +457,8 @@ async fn desk_page(
         order => q.order.clone().unwrap_or_else(|| "newest".into()),
         filters => Value::from_serialize(&q),
         tabs => tabs,
-        show_state_filter => desk == Desk::All || desk.default_states().len() > 1,
+        show_state_filter => desk.tabs().iter().all(|(p, _, _)| *p != "state")
+            && (desk == Desk::All || desk.default_states().len() > 1),
         states => if desk == Desk::All { OPEN.iter().chain(["closed", "invalid", "merged"].iter()).copied().collect::<Vec<_>>() } else { desk.default_states().to_vec() },
         sources => wangge_domain::case::Source::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         categories => categories,
