@@ -186,25 +186,19 @@ async fn read_form(mut multipart: Multipart) -> Result<ActionForm, ApiError> {
             "action" => form.action = text,
             "version" => form.version = Some(text),
             "back" => form.back = Some(text),
-            "units" => {
-                if !text.is_empty() {
-                    form.units.push(text)
-                }
+            "units" if !text.is_empty() => form.units.push(text),
+            "amount" | "join_hours" if !text.is_empty() => {
+                let n: u32 = text.parse().map_err(|_| {
+                    ApiError::invalid_field(&name, format!("{name} must be a whole number"))
+                })?;
+                form.fields.insert(name, Json::from(n));
             }
-            "amount" | "join_hours" => {
-                if !text.is_empty() {
-                    let n: u32 = text.parse().map_err(|_| {
-                        ApiError::invalid_field(&name, format!("{name} must be a whole number"))
-                    })?;
-                    form.fields.insert(name, Json::from(n));
-                }
-            }
-            "reason" | "note" | "unit" | "into" | "text" => {
-                // An empty optional note is no note; an empty reason stays, for the loop to refuse
-                // by name.
-                if !(text.is_empty() && name == "note") {
-                    form.fields.insert(name, Json::String(text));
-                }
+            // An empty optional note is no note; an empty reason stays, for the loop to refuse by
+            // name.
+            "reason" | "note" | "unit" | "into" | "text"
+                if !(text.is_empty() && name == "note") =>
+            {
+                form.fields.insert(name, Json::String(text));
             }
             _ => {}
         }
