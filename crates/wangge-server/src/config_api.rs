@@ -107,7 +107,14 @@ pub async fn set_calendar_days(
     ApiJson(body): ApiJson<CalendarTable>,
 ) -> ApiResult<Json<CalendarView>> {
     admin_only(&user)?;
-    let days = parse_special_days(&body.table).map_err(|e| match e {
+    let year = store_calendar_table(&state, &body.table).await?;
+    get_calendar(State(state), user, Ok(Query(YearQuery { year }))).await
+}
+
+/// Stores a table of holidays and make-up days (all lines or none) and applies it; answers the
+/// year of its first day. Shared by the API and the console's calendar page.
+pub async fn store_calendar_table(state: &AppState, table: &str) -> ApiResult<Option<i32>> {
+    let days = parse_special_days(table).map_err(|e| match e {
         CalendarError::BadLine { line, message } => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_table",
@@ -128,24 +135,24 @@ pub async fn set_calendar_days(
         .collect();
     state.store.set_calendar_days(&rows).await?;
     state.reload_calendar().await.map_err(ApiError::internal)?;
-    get_calendar(State(state), user, Ok(Query(YearQuery { year }))).await
+    Ok(year)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CategoryChange {
     /// Handling deadline amount (≥ 1).
-    deadline_amount: Option<i64>,
+    pub deadline_amount: Option<i64>,
     /// urgent_hours, working_hours, working_days or natural_days
-    deadline_type: Option<String>,
-    registration_standard: Option<String>,
-    closing_standard: Option<String>,
-    active: Option<bool>,
+    pub deadline_type: Option<String>,
+    pub registration_standard: Option<String>,
+    pub closing_standard: Option<String>,
+    pub active: Option<bool>,
     /// Close checked cases without the shift leader.
-    auto_close: Option<bool>,
+    pub auto_close: Option<bool>,
     /// Node limits of this category, replacing any set before: keys confirm, register,
     /// dispatch, check, close and urgent (handling of urgent cases), values {"amount", "type"}.
     #[schema(value_type = Object)]
-    node_limits: Option<serde_json::Map<String, serde_json::Value>>,
+    pub node_limits: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Changes a category's deadline, standards or automation (administrators).
@@ -161,7 +168,19 @@ pub async fn change_category(
     ApiJson(change): ApiJson<CategoryChange>,
 ) -> ApiResult<Json<crate::api::CategoryView>> {
     admin_only(&user)?;
-    let mut row = state.store.category(&kind, &code).await?.ok_or_else(|| {
+    let row = apply_category_change(&state, &kind, &code, change).await?;
+    Ok(Json(crate::api::category_view(row)))
+}
+
+/// Checks and stores a change to one category, then reloads the reference tables; answers the
+/// stored row. Shared by the API and the console's category page.
+pub async fn apply_category_change(
+    state: &AppState,
+    kind: &str,
+    code: &str,
+    change: CategoryChange,
+) -> ApiResult<wangge_store::CategoryRow> {
+    let mut row = state.store.category(kind, code).await?.ok_or_else(|| {
         ApiError::not_found("category_not_found", format!("no {kind} category {code}"))
     })?;
     if let Some(amount) = change.deadline_amount {
@@ -241,5 +260,5 @@ pub async fn change_category(
         .upsert_categories(std::slice::from_ref(&row))
         .await?;
     state.reload_reference().await.map_err(ApiError::internal)?;
-    Ok(Json(crate::api::category_view(row)))
+    Ok(row)
 }

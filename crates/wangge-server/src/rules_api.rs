@@ -50,16 +50,16 @@ pub async fn list_units(
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DispatchRuleView {
     #[serde(default)]
-    id: Option<Uuid>,
+    pub id: Option<Uuid>,
     /// A 5-digit subclass, a 2-digit class, or null for any.
-    category: Option<String>,
+    pub category: Option<String>,
     /// A region code (the rule covers it and below), or null for anywhere.
-    region: Option<String>,
+    pub region: Option<String>,
     /// The responsible unit of the case's component, or null.
-    component_unit: Option<String>,
-    unit: String,
+    pub component_unit: Option<String>,
+    pub unit: String,
     #[serde(default)]
-    auto_dispatch: bool,
+    pub auto_dispatch: bool,
 }
 
 impl From<DispatchRuleRow> for DispatchRuleView {
@@ -118,6 +118,16 @@ pub async fn create_dispatch_rule(
     ApiJson(rule): ApiJson<DispatchRuleView>,
 ) -> ApiResult<(StatusCode, Json<DispatchRuleView>)> {
     require(&user, &[Role::Admin, Role::Dispatcher])?;
+    let row = add_dispatch_rule(&state, rule).await?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+/// Checks and stores a dispatch rule, then reloads the reference tables. Shared by the API and
+/// the console's rules page.
+pub async fn add_dispatch_rule(
+    state: &AppState,
+    rule: DispatchRuleView,
+) -> ApiResult<DispatchRuleRow> {
     let unit = state.store.unit(rule.unit.trim()).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -153,7 +163,7 @@ pub async fn create_dispatch_rule(
     };
     state.store.insert_dispatch_rule(&row).await?;
     state.reload_reference().await.map_err(ApiError::internal)?;
-    Ok((StatusCode::CREATED, Json(row.into())))
+    Ok(row)
 }
 
 /// Removes a dispatch rule.
@@ -165,9 +175,15 @@ pub async fn delete_dispatch_rule(
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     require(&user, &[Role::Admin, Role::Dispatcher])?;
+    remove_dispatch_rule(&state, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a dispatch rule and reloads the reference tables; `rule_not_found` if there is none.
+pub async fn remove_dispatch_rule(state: &AppState, id: Uuid) -> ApiResult<()> {
     if state.store.delete_dispatch_rule(id).await? {
         state.reload_reference().await.map_err(ApiError::internal)?;
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     } else {
         Err(ApiError::not_found(
             "rule_not_found",

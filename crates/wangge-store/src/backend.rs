@@ -828,6 +828,62 @@ macro_rules! store_impl {
                 Ok(done.rows_affected() > 0)
             }
 
+            async fn update_user(&self, u: &UserRow) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE users SET display_name = $1, role = $2, region_code = $3, unit_id = $4, \
+                     password_hash = $5, active = $6 WHERE id = $7",
+                )
+                .bind(&u.display_name)
+                .bind(&u.role)
+                .bind(&u.region_code)
+                .bind(u.unit_id)
+                .bind(&u.password_hash)
+                .bind(u.active)
+                .bind(u.id)
+                .execute(&self.write)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn user_token_hashes(&self, user_id: Uuid) -> Result<Vec<String>> {
+                let rows = sqlx::query("SELECT token_hash FROM api_tokens WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_all(&self.read)
+                    .await?;
+                rows.iter().map(|r| Ok(r.try_get("token_hash")?)).collect()
+            }
+
+            async fn delete_user_tokens(&self, user_id: Uuid) -> Result<Vec<String>> {
+                let rows = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 RETURNING token_hash")
+                    .bind(user_id)
+                    .fetch_all(&self.write)
+                    .await?;
+                rows.iter().map(|r| Ok(r.try_get("token_hash")?)).collect()
+            }
+
+            async fn set_unit_active(&self, code: &str, active: bool) -> Result<bool> {
+                let done = sqlx::query("UPDATE units SET active = $1 WHERE code = $2")
+                    .bind(active)
+                    .bind(code)
+                    .execute(&self.write)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_calendar_days(&self, days: &[String]) -> Result<u64> {
+                let mut tx = self.write.begin().await?;
+                let mut removed = 0;
+                for day in days {
+                    removed += sqlx::query("DELETE FROM calendar_days WHERE day = $1")
+                        .bind(day)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(removed)
+            }
+
             async fn case(&self, id: Uuid) -> Result<Option<CaseRow>> {
                 let row = sqlx::query("SELECT * FROM cases WHERE id = $1")
                     .bind(id)
@@ -982,4 +1038,9 @@ delegate! {
     async fn insert_dispatch_rule(&self, rule: &DispatchRuleRow) -> Result<()>;
     async fn dispatch_rules(&self) -> Result<Vec<DispatchRuleRow>>;
     async fn delete_dispatch_rule(&self, id: Uuid) -> Result<bool>;
+    async fn update_user(&self, user: &UserRow) -> Result<bool>;
+    async fn user_token_hashes(&self, user_id: Uuid) -> Result<Vec<String>>;
+    async fn delete_user_tokens(&self, user_id: Uuid) -> Result<Vec<String>>;
+    async fn set_unit_active(&self, code: &str, active: bool) -> Result<bool>;
+    async fn delete_calendar_days(&self, days: &[String]) -> Result<u64>;
 }

@@ -110,6 +110,19 @@ pub trait Store {
     async fn insert_dispatch_rule(&self, rule: &DispatchRuleRow) -> Result<()>;
     async fn dispatch_rules(&self) -> Result<Vec<DispatchRuleRow>>;
     async fn delete_dispatch_rule(&self, id: Uuid) -> Result<bool>;
+
+    /// Rewrites a user's name, role, jurisdiction, unit, password hash and active flag (the
+    /// username, id and creation time stay). Answers whether the user exists.
+    async fn update_user(&self, user: &UserRow) -> Result<bool>;
+    /// The hashes of a user's tokens, so a change to the user can drop them from caches.
+    async fn user_token_hashes(&self, user_id: Uuid) -> Result<Vec<String>>;
+    /// Ends every session of a user; answers the hashes of the tokens removed.
+    async fn delete_user_tokens(&self, user_id: Uuid) -> Result<Vec<String>>;
+    /// Turns a handling unit on or off. Answers whether the unit exists.
+    async fn set_unit_active(&self, code: &str, active: bool) -> Result<bool>;
+    /// Removes these dates (YYYY-MM-DD) from the stored holidays and make-up days; answers how
+    /// many were stored.
+    async fn delete_calendar_days(&self, days: &[String]) -> Result<u64>;
 }
 
 pub mod testing {

@@ -153,7 +153,8 @@ async fn health_openapi_and_regions() {
             .text()
             .await
             .unwrap();
-        assert!(page.contains("网格") && page.contains("<svg"));
+        // The start page is the console's sign-in (reqwest follows `/` → `/console` → `/login`).
+        assert!(page.contains("网格") && page.contains("name=\"password\""));
     }
 }
 
