@@ -107,6 +107,8 @@ pub struct CaseQuery {
     pub from: Option<DateTime<Utc>>,
     /// Reported before (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    /// true: only cases with an extension request waiting for the dispatcher.
+    pub pending_extension: Option<bool>,
     /// newest (default), oldest or due
     pub order: Option<String>,
     pub page: Option<i64>,
@@ -242,6 +244,8 @@ pub fn case_filter(
         reported_to: q.to,
         light,
         node: q.node,
+        pending_extension: q.pending_extension.unwrap_or(false),
+        reported_by: None,
         now: Some(now),
         order,
         limit: per_page,

@@ -173,6 +173,16 @@ macro_rules! store_impl {
                 if let Some(t) = f.reported_to {
                     qb.push(" AND reported_at < ").push_bind(t);
                 }
+                if f.pending_extension {
+                    // The status cache is JSON text on both databases; serde writes the field
+                    // as `null` when no request waits.
+                    qb.push(" AND status LIKE '%\"pending_extension\":%' AND status NOT LIKE '%\"pending_extension\":null%'");
+                }
+                if let Some(who) = &f.reported_by {
+                    qb.push(" AND EXISTS (SELECT 1 FROM case_events e WHERE e.district_code = cases.district_code AND e.case_id = cases.id AND e.seq = 1 AND e.actor = ")
+                        .push_bind(who.clone())
+                        .push(")");
+                }
                 if let Some(light) = f.light {
                     let now = f.now.unwrap_or_else(chrono::Utc::now);
                     match light {

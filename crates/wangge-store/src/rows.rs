@@ -156,6 +156,10 @@ pub struct CaseFilter {
     pub reported_from: Option<DateTime<Utc>>,
     pub reported_to: Option<DateTime<Utc>>,
     pub light: Option<Light>,
+    /// Only cases with an extension request waiting for a decision.
+    pub pending_extension: bool,
+    /// Only cases this user reported (the actor of the first event).
+    pub reported_by: Option<String>,
     /// Cases in this deadline node (confirm, register, dispatch, handle, check, close).
     pub node: Option<String>,
     pub now: Option<DateTime<Utc>>,

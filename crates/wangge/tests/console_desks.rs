@@ -356,3 +356,62 @@ async fn the_list_exports_to_excel_as_filtered_and_speaks_english_on_request() {
         assert!(html.contains("District centre"));
     }
 }
+
+#[tokio::test]
+async fn the_dispatcher_decides_extension_requests_from_the_supervision_desk() {
+    for server in common::servers(Config::default()).await {
+        let id = report(&server, "需延期").await;
+        let receiver = server.session("demo-receiver").await;
+        act(&receiver, &id, "register", &[]).await;
+        let dispatcher = server.session("demo-dispatcher").await;
+        let unit_user = server
+            .db
+            .store
+            .user_by_username("demo-unit")
+            .await
+            .unwrap()
+            .unwrap();
+        let unit = server
+            .state
+            .reference()
+            .unit_by_id(unit_user.unit_id.unwrap())
+            .unwrap()
+            .code
+            .clone();
+        act(&dispatcher, &id, "dispatch", &[("unit", &unit)]).await;
+        let handler = server.session("demo-unit").await;
+        act(&handler, &id, "accept", &[]).await;
+        let (_, desk) = dispatcher
+            .page("/console/desk/supervise?pending=extension")
+            .await;
+        assert!(
+            !desk.contains(&format!("data-case-id=\"{id}\"")),
+            "no request yet"
+        );
+        act(
+            &handler,
+            &id,
+            "request_extension",
+            &[("amount", "1"), ("reason", "需要采购配件")],
+        )
+        .await;
+        let (_, desk) = dispatcher
+            .page("/console/desk/supervise?pending=extension")
+            .await;
+        let row = desk
+            .split(&format!("data-case-id=\"{id}\""))
+            .nth(1)
+            .expect("the request is listed");
+        let row = row.split("</tr>").next().unwrap();
+        assert!(row.contains("data-action=\"approve_extension\""));
+        assert!(row.contains("data-action=\"deny_extension\""));
+        act(&dispatcher, &id, "approve_extension", &[]).await;
+        let (_, desk) = dispatcher
+            .page("/console/desk/supervise?pending=extension")
+            .await;
+        assert!(
+            !desk.contains(&format!("data-case-id=\"{id}\"")),
+            "decided requests leave the list"
+        );
+    }
+}

@@ -119,6 +119,7 @@ impl Desk {
             Desk::Supervise => &[
                 ("light", "red", "desk.tab.overdue"),
                 ("light", "yellow", "desk.tab.due_soon"),
+                ("pending", "extension", "desk.tab.extensions"),
             ],
             Desk::Dispatch => &[
                 ("state", "registered,returned", "desk.tab.to_dispatch"),
@@ -157,6 +158,9 @@ pub struct DeskQuery {
     light: Option<String>,
     #[serde(default)]
     node: Option<String>,
+    /// `extension`: cases whose extension request waits for a decision.
+    #[serde(default)]
+    pending: Option<String>,
     /// YYYY-MM-DD, Beijing time, inclusive.
     #[serde(default)]
     from: Option<String>,
@@ -204,12 +208,20 @@ impl DeskQuery {
         if q.state.is_none() && !desk.default_states().is_empty() {
             q.state = Some(desk.default_states().join(","));
         }
-        if let Some((param, value, _)) = desk.tabs().first() {
+        // The first tab is the default, unless another tab is chosen.
+        let chosen = desk
+            .tabs()
+            .iter()
+            .any(|(param, _, _)| blank_to_none(&self.param(param)).is_some());
+        if let (false, Some((param, value, _))) = (chosen, desk.tabs().first()) {
             match *param {
-                "node" if q.node.is_none() => q.node = Some((*value).to_owned()),
-                "light" if q.light.is_none() => q.light = Some((*value).to_owned()),
+                "node" => q.node = Some((*value).to_owned()),
+                "light" => q.light = Some((*value).to_owned()),
                 _ => {}
             }
+        }
+        if blank_to_none(&self.pending).as_deref() == Some("extension") {
+            q.pending_extension = Some(true);
         }
         if let Some(from) = blank_to_none(&self.from) {
             q.from = Some(day_start("from", &from)?);
@@ -234,6 +246,17 @@ impl DeskQuery {
         Ok(q)
     }
 
+    /// The value of a tab's parameter.
+    fn param(&self, name: &str) -> Option<String> {
+        match name {
+            "node" => self.node.clone(),
+            "light" => self.light.clone(),
+            "state" => self.state.clone(),
+            "pending" => self.pending.clone(),
+            _ => None,
+        }
+    }
+
     /// This query as a query string, with `set` replacing or adding parameters.
     fn with(&self, set: &[(&str, &str)]) -> String {
         let mut pairs: Vec<(String, String)> = Vec::new();
@@ -243,6 +266,7 @@ impl DeskQuery {
             ("source", &self.source),
             ("light", &self.light),
             ("node", &self.node),
+            ("pending", &self.pending),
             ("from", &self.from),
             ("to", &self.to),
             ("order", &self.order),
@@ -419,21 +443,24 @@ async fn desk_page(
         .map(|u| context! { code => u.code.clone(), name => u.name.clone() })
         .collect();
     let pages = ((total + per_page - 1) / per_page).max(1);
+    let chosen = desk
+        .tabs()
+        .iter()
+        .any(|(param, _, _)| blank_to_none(&q.param(param)).is_some());
     let tabs: Vec<Value> = desk
         .tabs()
         .iter()
         .enumerate()
         .map(|(i, (param, value, key))| {
-            let current = match *param {
-                "node" => q.node.as_deref(),
-                "state" => q.state.as_deref(),
-                _ => q.light.as_deref(),
-            }
-            .filter(|v| !v.is_empty());
+            let current = blank_to_none(&q.param(param));
+            // A tab replaces the other tabs' choices.
+            let mut set: Vec<(&str, &str)> = desk.tabs().iter().map(|(p, _, _)| (*p, "")).collect();
+            set.push((param, value));
+            set.push(("page", ""));
             context! {
-                href => format!("?{}", q.with(&[(param, value), ("page", "")])),
+                href => format!("?{}", q.with(&set)),
                 key => *key,
-                active => current == Some(*value) || (current.is_none() && i == 0),
+                active => current.as_deref() == Some(*value) || (!chosen && i == 0),
             }
         })
         .collect();

@@ -201,12 +201,10 @@ async fn phone_page(
             tasks.extend(rows);
         }
         tasks.sort_by_key(|c| (c.due_at.is_none(), c.due_at));
-        // "My reports": the store cannot filter by who reported (that is in the timeline), so
-        // this lists the patrol reports of the worker's own area, newest first — in a grid
-        // with one worker, that worker's reports.
+        // "My reports": the cases this user reported, in their own area, newest first.
         let filter = CaseFilter {
             region_prefix: Some(code.clone()),
-            source: Some("patrol".into()),
+            reported_by: Some(who.user.actor.id.clone()),
             order: CaseOrder::NewestFirst,
             limit: LIST_LIMIT,
             ..CaseFilter::default()
