@@ -1856,9 +1856,52 @@ fn extension(name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Most a zipped upload may unpack to: a city's grids are megabytes, so more is a zip bomb.
+const UNZIPPED_LIMIT: u64 = 512 * 1024 * 1024;
+
+/// The region-file parts inside a .zip (folders and other files, such as `__MACOSX/` copies, are
+/// skipped), unpacked in memory up to [`UNZIPPED_LIMIT`].
+fn unzip(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, UploadError> {
+    use std::io::Read;
+    let unreadable =
+        |e: &dyn std::fmt::Display| UploadError::Read(format!("the .zip file cannot be read: {e}"));
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
+    let mut parts = Vec::new();
+    let mut total = 0u64;
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).map_err(|e| unreadable(&e))?;
+        let name = entry.name().map_err(|e| unreadable(&e))?.into_owned();
+        let wanted = ["shp", "shx", "dbf", "prj", "cpg", "geojson", "json"]
+            .contains(&extension(&name).as_str());
+        if entry.is_dir() || name.contains("__MACOSX") || !wanted {
+            continue;
+        }
+        let mut data = Vec::new();
+        (&mut entry)
+            .take(UNZIPPED_LIMIT - total + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| unreadable(&e))?;
+        total += data.len() as u64;
+        if total > UNZIPPED_LIMIT {
+            return Err(UploadError::Read(format!(
+                "the .zip file unpacks to more than {} MiB",
+                UNZIPPED_LIMIT / 1024 / 1024
+            )));
+        }
+        parts.push((name, data));
+    }
+    Ok(parts)
+}
+
 /// Reads the uploaded files: one GeoJSON file, or the parts of a Shapefile (.shp with its
 /// .shx, .dbf and optionally .prj/.cpg), written to a private temporary folder for the reader.
 fn read_upload(files: Vec<(String, Vec<u8>)>) -> Result<Vec<RawFeature>, UploadError> {
+    // Shapefiles travel zipped: unpack one .zip into its parts and read those.
+    let files = match files.as_slice() {
+        [(name, bytes)] if extension(name) == "zip" => unzip(bytes)?,
+        _ => files,
+    };
     if files.is_empty() {
         return Err(UploadError::Form("admin.regions.problem.no_file", vec![]));
     }
@@ -1873,9 +1916,6 @@ fn read_upload(files: Vec<(String, Vec<u8>)>) -> Result<Vec<RawFeature>, UploadE
         let Some((name, bytes)) = files.into_iter().next() else {
             return Err(UploadError::Form("admin.regions.problem.no_file", vec![]));
         };
-        if extension(&name) == "zip" {
-            return Err(UploadError::Form("admin.regions.problem.zip", vec![]));
-        }
         return wangge_geo::io::read_geojson(&bytes).map_err(|e| UploadError::Read(e.to_string()));
     }
     if shp > 1 {
@@ -1998,4 +2038,43 @@ async fn import_regions_form(
         report.features, report.inserted, report.changed, report.unchanged, report.retired
     ))
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zipped(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        use std::io::Write;
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, data) in entries {
+            zip.start_file(*name, options)
+                .unwrap_or_else(|e| panic!("{e}"));
+            zip.write_all(data).unwrap_or_else(|e| panic!("{e}"));
+        }
+        zip.finish().unwrap_or_else(|e| panic!("{e}"));
+        out.into_inner()
+    }
+
+    #[test]
+    fn a_zipped_upload_is_read_as_its_parts() {
+        let geojson = br#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"990100","name":"x","level":"city"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}"#;
+        let zip = zipped(&[
+            ("city/regions.geojson", geojson),
+            ("__MACOSX/._regions.geojson", b"junk"),
+            ("readme.txt", b"hi"),
+        ]);
+        let features = match read_upload(vec![("regions.zip".into(), zip)]) {
+            Ok(f) => f,
+            Err(_) => panic!("the zipped GeoJSON is read"),
+        };
+        assert_eq!(features.len(), 1);
+        assert!(matches!(
+            read_upload(vec![("broken.zip".into(), b"PK not really".to_vec())]),
+            Err(UploadError::Read(m)) if m.contains(".zip")
+        ));
+    }
 }
