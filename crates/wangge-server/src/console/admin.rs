@@ -1913,7 +1913,7 @@ fn read_upload(files: Vec<(String, Vec<u8>)>) -> Result<Vec<RawFeature>, UploadE
                 vec![],
             ));
         }
-        let Some((name, bytes)) = files.into_iter().next() else {
+        let Some((_, bytes)) = files.into_iter().next() else {
             return Err(UploadError::Form("admin.regions.problem.no_file", vec![]));
         };
         return wangge_geo::io::read_geojson(&bytes).map_err(|e| UploadError::Read(e.to_string()));
