@@ -29,12 +29,17 @@ use crate::error::ApiError;
 /// The whole application, apart from any listener, so tests can drive it directly.
 pub fn app(state: AppState) -> Router {
     let limit = state.config.body_limit_bytes;
+    let policy = std::sync::Arc::new(security_policy(state.config.map_tile_url.as_deref()));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi))
         .nest("/api/v1", api::routes())
         .merge(console::routes())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            policy,
+            security_headers,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .layer(
             TraceLayer::new_for_http()
@@ -42,6 +47,54 @@ pub fn app(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .with_state(state)
+}
+
+/// The Content-Security-Policy of every answer: scripts, styles, data and workers from this
+/// server only (the console vendors its libraries), images also from the configured tile
+/// server, no framing, forms posting only here.
+fn security_policy(tile_url: Option<&str>) -> String {
+    let tiles = tile_url.and_then(tile_origin).unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: blob: {tiles}; connect-src 'self'; worker-src 'self'; \
+         manifest-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
+         form-action 'self'"
+    )
+}
+
+/// `https://t{s}.example.cn/x/{z}/{x}/{y}.png` → `https://*.example.cn`.
+fn tile_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let host = rest.split(['/', '?']).next()?;
+    let host = match host.split_once('.') {
+        Some((first, tail)) if first.contains('{') => format!("*.{tail}"),
+        _ => host.to_owned(),
+    };
+    (!host.is_empty() && !host.contains(['{', '}', ' ', ';', '\'', '"']))
+        .then(|| format!("{scheme}://{host}"))
+}
+
+async fn security_headers(
+    State(policy): State<std::sync::Arc<String>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&policy) {
+        headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(v);
+    }
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    headers
+        .entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("same-origin"));
+    response
 }
 
 async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
@@ -105,4 +158,24 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_servers_are_allowed_by_origin_only() {
+        assert_eq!(
+            tile_origin("https://t{s}.tianditu.gov.cn/vec_w/wmts?tk=K&x={x}").as_deref(),
+            Some("https://*.tianditu.gov.cn")
+        );
+        assert_eq!(
+            tile_origin("http://tiles.local:8080/{z}/{x}/{y}.png").as_deref(),
+            Some("http://tiles.local:8080")
+        );
+        assert_eq!(tile_origin("javascript:alert(1)"), None);
+        assert_eq!(tile_origin("https://a.b'; script-src *"), None);
+        assert!(security_policy(None).contains("script-src 'self';"));
+    }
 }
