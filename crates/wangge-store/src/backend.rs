@@ -12,9 +12,9 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use crate::{
-    AttachmentRow, CaseEventRow, CaseFilter, CaseOrder, CaseRow, CaseUpdate, CategoryRow,
-    DispatchRuleRow, Light, RegionChange, RegionRow, Result, Store, StoreError, TokenRow, UnitRow,
-    UserRow,
+    AttachmentRow, CaseEventRow, CaseFilter, CaseOrder, CasePoint, CaseRow, CaseUpdate,
+    CategoryRow, DispatchRuleRow, Light, RegionChange, RegionRow, Result, Store, StoreError,
+    TokenRow, UnitRow, UserRow,
 };
 
 /// Rows per multi-row INSERT: keeps every statement under SQLite's 32,766 and PostgreSQL's
@@ -663,6 +663,30 @@ macro_rules! store_impl {
                 Ok((rows.iter().map(Self::case_row).collect::<Result<_>>()?, total))
             }
 
+            async fn case_points(&self, f: &CaseFilter) -> Result<Vec<CasePoint>> {
+                let mut q = QueryBuilder::<$db>::new(
+                    "SELECT id, lon, lat, state, category_code, grid_code, substr(description, 1, 60) AS description, node, warn_at, due_at FROM cases",
+                );
+                Self::push_case_filter(&mut q, f);
+                let rows = q.build().fetch_all(&self.read).await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(CasePoint {
+                            id: row.try_get("id")?,
+                            lon: row.try_get("lon")?,
+                            lat: row.try_get("lat")?,
+                            state: row.try_get("state")?,
+                            category_code: row.try_get("category_code")?,
+                            grid_code: row.try_get("grid_code")?,
+                            description: row.try_get("description")?,
+                            node: row.try_get("node")?,
+                            warn_at: row.try_get("warn_at")?,
+                            due_at: row.try_get("due_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
             async fn attachments(&self, district_code: &str, case_id: Uuid) -> Result<Vec<AttachmentRow>> {
                 let rows = sqlx::query(
                     "SELECT * FROM attachments WHERE district_code = $1 AND case_id = $2 ORDER BY uploaded_at, id",
@@ -1036,6 +1060,7 @@ delegate! {
     async fn count_cases(&self) -> Result<i64>;
     async fn apply_case_updates(&self, updates: &[CaseUpdate]) -> Result<()>;
     async fn list_cases(&self, filter: &CaseFilter) -> Result<(Vec<CaseRow>, i64)>;
+    async fn case_points(&self, filter: &CaseFilter) -> Result<Vec<CasePoint>>;
     async fn open_cases_in_window(&self, district_code: &str, category_code: &str, from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>, limit: i64) -> Result<Vec<CaseRow>>;
     async fn attachments(&self, district_code: &str, case_id: Uuid) -> Result<Vec<AttachmentRow>>;
     async fn user(&self, id: Uuid) -> Result<Option<UserRow>>;

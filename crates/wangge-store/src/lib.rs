@@ -85,6 +85,9 @@ pub trait Store {
     async fn apply_case_updates(&self, updates: &[CaseUpdate]) -> Result<()>;
     /// One page of cases and the total matching the filter.
     async fn list_cases(&self, filter: &CaseFilter) -> Result<(Vec<CaseRow>, i64)>;
+    /// Every case matching the filter (its paging and order ignored) as a map point: one
+    /// unsorted read of a few columns, for drawing tens of thousands of cases.
+    async fn case_points(&self, filter: &CaseFilter) -> Result<Vec<CasePoint>>;
     /// Open cases of one subcategory in one district reported in [from, to], newest first.
     async fn open_cases_in_window(
         &self,

@@ -99,6 +99,23 @@ pub struct CaseRow {
     pub due_at: Option<DateTime<Utc>>,
 }
 
+/// What a map needs of a case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CasePoint {
+    pub id: Uuid,
+    pub lon: f64,
+    pub lat: f64,
+    pub state: String,
+    pub category_code: String,
+    pub grid_code: String,
+    /// The description's first 60 characters.
+    pub description: String,
+    /// The deadline node, None once the case is finished.
+    pub node: Option<String>,
+    pub warn_at: Option<DateTime<Utc>>,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachmentRow {
     pub district_code: String,

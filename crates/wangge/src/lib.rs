@@ -2,6 +2,7 @@
 //! seeding, the streaming locator, the case-loop benchmark and the timeline check.
 
 pub mod bench;
+pub mod bench_map;
 pub mod check;
 pub mod demo;
 pub mod generate;

@@ -116,6 +116,17 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchWhat {
+    /// Fill a database for the map benchmark: a generated city and open cases spread over it.
+    MapSeed {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long, default_value_t = 18000)]
+        grids: usize,
+        #[arg(long, default_value_t = 50000)]
+        cases: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Full case lifecycles over HTTP (report → register → dispatch → accept → handle →
     /// check_pass → close) by the demo users; prints transitions/s and latency percentiles.
     Loop {
@@ -302,6 +313,8 @@ async fn run_async(command: Command) -> Result<()> {
                 ..Config::default()
             };
             let state = AppState::load(store, config).await?;
+            // The command-centre map's layers and open cases, read before the first visitor asks.
+            wangge_server::console::map::warm_up(&state);
             wangge_server::serve(state, addr, |a| eprintln!("wangge serving on http://{a}/"))
                 .await?;
             Ok(())
@@ -327,6 +340,8 @@ async fn run_async(command: Command) -> Result<()> {
                 ..Config::default()
             };
             let state = AppState::load(store, config).await?;
+            // The command-centre map's layers and open cases, read before the first visitor asks.
+            wangge_server::console::map::warm_up(&state);
             wangge_server::serve(state, addr, |a| {
                 eprintln!("\nwangge demo: open http://{a}/");
                 eprintln!("demo logins (password '{}'):", demo::DEMO_PASSWORD);
@@ -400,6 +415,19 @@ async fn run_async(command: Command) -> Result<()> {
         Command::Migrate { db } => {
             let store = open_store(&db.db).await?;
             eprintln!("migrations applied ({})", store.backend_name());
+            Ok(())
+        }
+        Command::Bench {
+            what:
+                BenchWhat::MapSeed {
+                    db,
+                    grids,
+                    cases,
+                    seed,
+                },
+        } => {
+            let store = open_store(&db.db).await?;
+            wangge::bench_map::seed_map_city(&store, grids, cases, seed, true).await?;
             Ok(())
         }
         Command::Bench {

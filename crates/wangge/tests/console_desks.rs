@@ -329,7 +329,7 @@ async fn the_list_exports_to_excel_as_filtered_and_speaks_english_on_request() {
         let sheet = book.worksheet_range("案件查询").unwrap();
         assert_eq!(sheet.height(), rows + 1, "a header and every listed case");
         assert_eq!(sheet.get((0, 0)).unwrap().to_string(), "案件编号");
-        assert!(sheet.rows().any(|r| r[2].to_string() == "导出测试"));
+        assert!(sheet.rows().any(|r| r[2] == "导出测试"));
 
         let resp = session.get("/lang/en?back=/console/desk/all").await;
         assert_eq!(resp.status().as_u16(), 303);
