@@ -241,7 +241,7 @@ pub async fn report_case(
         d if d.is_empty() => grid_code.get(..6).unwrap_or_default().to_owned(),
         d => d,
     };
-    let now = Utc::now();
+    let now = state.config.clock.now();
     let id = wangge_domain::new_id();
     let status = CaseStatus::reported(report.source.needs_confirmation());
     let cached = Cached {
@@ -526,7 +526,7 @@ async fn act_once(
         }
         _ => {}
     }
-    let now = Utc::now();
+    let now = state.config.clock.now();
     let from = cached.status.state;
     cached
         .status
@@ -636,7 +636,7 @@ pub async fn attach_evidence(
             stage: stage.to_owned(),
             file_name: file_name.clone(),
             uploaded_by: actor.id.clone(),
-            uploaded_at: Utc::now(),
+            uploaded_at: state.config.clock.now(),
         };
         let action = Action::Attach {
             attachment: attachment.id.to_string(),

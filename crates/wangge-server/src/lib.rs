@@ -22,7 +22,7 @@ use axum::{Json, Router};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 
-pub use state::{AppState, Config};
+pub use state::{AppState, Clock, Config};
 
 use crate::error::ApiError;
 

@@ -33,6 +33,35 @@ pub struct Config {
     /// A raster tile URL template for the console's maps (`…/{z}/{x}/{y}…`, e.g. 天地图 with
     /// its key); None draws the regions alone, with no tile server.
     pub map_tile_url: Option<String>,
+    /// Where "now" comes from when a case is reported or acted on.
+    pub clock: Clock,
+}
+
+/// The time cases are stamped with: the system clock, or an instant set by whoever replays
+/// history — the demo reports its sample cases over the past days, so desks show work that is
+/// due soon or overdue as a real centre's do.
+#[derive(Debug, Clone, Default)]
+pub struct Clock(Option<Arc<std::sync::Mutex<chrono::DateTime<chrono::Utc>>>>);
+
+impl Clock {
+    /// A clock that shows `at` until it is set again.
+    pub fn manual(at: chrono::DateTime<chrono::Utc>) -> Clock {
+        Clock(Some(Arc::new(std::sync::Mutex::new(at))))
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        match &self.0 {
+            Some(at) => *at.lock().unwrap_or_else(|p| p.into_inner()),
+            None => chrono::Utc::now(),
+        }
+    }
+
+    /// Sets a manual clock; the system clock ignores it.
+    pub fn set(&self, to: chrono::DateTime<chrono::Utc>) {
+        if let Some(at) = &self.0 {
+            *at.lock().unwrap_or_else(|p| p.into_inner()) = to;
+        }
+    }
 }
 
 impl Default for Config {
@@ -46,6 +75,7 @@ impl Default for Config {
             duplicate_radius_m: 50.0,
             duplicate_window_hours: 72,
             map_tile_url: None,
+            clock: Clock::default(),
         }
     }
 }

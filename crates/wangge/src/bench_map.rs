@@ -4,9 +4,6 @@
 //!
 //! Cases go through intake (`report_case`) like any report, then a share of them is registered
 //! and dispatched by `act`, so the map shows a mix of states; none is closed.
-//!
-//! (`super::demo` rather than `crate::demo`: `tests/console_map.rs` compiles this file too,
-//! beside `wangge::demo`, until it is wired into the library.)
 
 use anyhow::{Context, Result, bail};
 use rand::{Rng, SeedableRng};
@@ -28,7 +25,7 @@ pub async fn seed_map_city(
     seed: u64,
     progress: bool,
 ) -> Result<()> {
-    if !super::demo::seed(store, grids, seed, 0).await? {
+    if !crate::demo::seed(store, grids, seed, 0).await? {
         bail!("the database already holds regions; give an empty one");
     }
     let state = AppState::load(store.clone(), Default::default()).await?;
@@ -48,7 +45,7 @@ pub async fn seed_map_city(
     if boxes.is_empty() {
         bail!("the generated city has no grids");
     }
-    let matters: Vec<_> = super::demo::catalogue_rows()
+    let matters: Vec<_> = crate::demo::catalogue_rows()
         .into_iter()
         .filter(|c| c.kind == CategoryKind::Matter.as_str())
         .collect();

@@ -182,7 +182,15 @@ pub async fn seed(store: &AnyStore, grids: usize, seed: u64, cases: usize) -> Re
         .collect();
     store.insert_users(&users).await?;
 
-    let state = AppState::load(store.clone(), Default::default()).await?;
+    // Sample cases are reported over the past days, so the desks show work due soon and
+    // overdue, as a real centre's do.
+    let real_now = Utc::now();
+    let clock = wangge_server::Clock::manual(real_now);
+    let config = wangge_server::Config {
+        clock: clock.clone(),
+        ..Default::default()
+    };
+    let state = AppState::load(store.clone(), config).await?;
     let matters: Vec<_> = catalogue_rows()
         .into_iter()
         .filter(|c| c.kind == CategoryKind::Matter.as_str())
@@ -223,10 +231,20 @@ pub async fn seed(store: &AnyStore, grids: usize, seed: u64, cases: usize) -> Re
             address: Some(grid.name.clone()),
         };
         let reporter = actor("demo-receiver", Role::Receiver, None);
+        let stage = rng.random_range(0..10);
+        // How long ago, by how far round the loop the case got: fresh reports wait at intake,
+        // some cases in handling are past their deadline, closed ones are days old.
+        let age_minutes = match stage {
+            0..2 => rng.random_range(2..40),
+            2..4 => rng.random_range(30..720),
+            4..6 => rng.random_range(60..4320),
+            6 => rng.random_range(60..1440),
+            _ => rng.random_range(1440..4320),
+        };
+        clock.set(real_now - chrono::Duration::minutes(age_minutes));
         let case = report_case(&state, input, None, false, &reporter)
             .await
             .with_context(|| format!("sample case {n}"))?;
-        let stage = rng.random_range(0..10);
         advance(
             &state,
             case,
@@ -302,6 +320,9 @@ async fn advance(
         action: Action,
     ) -> Result<wangge_store::CaseRow> {
         let who = actor(&format!("demo-{}", role.as_str()), role, unit.as_deref());
+        // Each step some time after the last, never in the future.
+        let clock = &state.config.clock;
+        clock.set((clock.now() + chrono::Duration::minutes(35)).min(Utc::now()));
         Ok(act(state, &who, row.id, row.version, action).await?)
     }
     if stage < 2 {

@@ -220,6 +220,10 @@ impl DeskQuery {
                 _ => {}
             }
         }
+        // Supervision works through what is most late first.
+        if desk == Desk::Supervise && q.order.is_none() {
+            q.order = Some("due".into());
+        }
         if blank_to_none(&self.pending).as_deref() == Some("extension") {
             q.pending_extension = Some(true);
         }
@@ -481,7 +485,9 @@ async fn desk_page(
         sort_newest => sort("newest"),
         sort_oldest => sort("oldest"),
         sort_due => sort("due"),
-        order => q.order.clone().unwrap_or_else(|| "newest".into()),
+        order => q.order.clone().unwrap_or_else(|| {
+            if desk == Desk::Supervise { "due" } else { "newest" }.into()
+        }),
         filters => Value::from_serialize(&q),
         tabs => tabs,
         show_state_filter => desk.tabs().iter().all(|(p, _, _)| *p != "state")
