@@ -12,27 +12,6 @@ use serde_json::Value;
 use wangge_server::Config;
 use wangge_store::Store;
 
-/// Signs in through the JSON login with `session: true`, as the brief's browser flow does, and
-/// answers the session cookie.
-async fn json_login_cookie(server: &TestServer, username: &str) -> String {
-    let resp = server
-        .client
-        .post(server.url("/api/v1/auth/login"))
-        .json(&serde_json::json!({"username": username, "password": "demo", "session": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200, "login {username}");
-    resp.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("wangge_session="))
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_owned()
-}
-
 async fn get_json(session: &Session<'_>, path: &str) -> (u16, Value) {
     let resp = session.get(path).await;
     let status = resp.status().as_u16();
@@ -112,7 +91,7 @@ async fn check_server(server: &TestServer) {
     // The page, signed in by the JSON login's session cookie. The administrator has no
     // region, so sees every case.
     let dispatcher = server.session("demo-admin").await;
-    let cookie = json_login_cookie(server, "demo-dispatcher").await;
+    let cookie = server.session_cookie("demo-dispatcher").await;
     let resp = server
         .client
         .get(server.url("/console/map"))

@@ -26,28 +26,6 @@ fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
-/// Signs in with a session cookie, as the console does; answers the Cookie header value.
-async fn session(s: &common::TestServer, username: &str) -> String {
-    let resp = s
-        .client
-        .post(s.url("/api/v1/auth/login"))
-        .json(&serde_json::json!({"username": username, "password": "demo", "session": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200, "login {username}");
-    resp.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("wangge_session="))
-        .expect("a session cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
 async fn page(s: &common::TestServer, cookie: &str, path: &str) -> (u16, String) {
     let resp = no_redirects()
         .get(s.url(path))
@@ -124,7 +102,7 @@ async fn post_report(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_reports_from_the_phone_page() {
     for s in common::servers(Config::default()).await {
-        let cookie = session(&s, "demo-worker").await;
+        let cookie = s.session_cookie("demo-worker").await;
         let region = s.region_of("demo-worker").await;
         let (status, html) = page(&s, &cookie, "/m").await;
         assert_eq!(status, 200, "{html}");
@@ -242,7 +220,7 @@ async fn the_worker_reports_from_the_phone_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_the_server_refuses_says_why() {
     for s in common::servers(Config::default()).await {
-        let cookie = session(&s, "demo-worker").await;
+        let cookie = s.session_cookie("demo-worker").await;
         let region = s.region_of("demo-worker").await;
         let (_, html) = page(&s, &cookie, "/m").await;
         let token = csrf(&html);
@@ -362,7 +340,7 @@ async fn a_report_the_server_refuses_says_why() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_phone_page_is_for_field_staff() {
     for s in common::servers(Config::default()).await {
-        let cookie = session(&s, "demo-receiver").await;
+        let cookie = s.session_cookie("demo-receiver").await;
         let (status, html) = page(&s, &cookie, "/m").await;
         assert_eq!(status, 403);
         assert!(html.contains(r#"data-error="page_forbidden""#));
@@ -380,7 +358,7 @@ async fn the_phone_page_is_for_field_staff() {
         assert_eq!(e["error"]["code"], "page_forbidden");
 
         // Community staff patrol too: their page shows their community.
-        let cookie = session(&s, "demo-community").await;
+        let cookie = s.session_cookie("demo-community").await;
         let (status, html) = page(&s, &cookie, "/m").await;
         assert_eq!(status, 200);
         assert_eq!(

@@ -15,7 +15,7 @@ use wangge_domain::case_loop::{self, ActionName};
 use wangge_domain::role::Role;
 use wangge_store::{CaseRow, Store};
 
-use super::{ConsoleUser, OrPage, page_context, render};
+use super::{ConsoleUser, OPEN_STATES as OPEN, OrPage, page_context, render};
 use crate::api::light_of;
 use crate::case_api::{CaseQuery, case_filter};
 use crate::cases::Cached;
@@ -25,17 +25,6 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new().route("/console/desk/{desk}", get(desk_page))
 }
-
-/// The open states, for desks that list work still to do.
-const OPEN: &[&str] = &[
-    "reported",
-    "registered",
-    "dispatched",
-    "returned",
-    "in_progress",
-    "handled",
-    "verified",
-];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Desk {
@@ -492,7 +481,7 @@ async fn desk_page(
         tabs => tabs,
         show_state_filter => desk.tabs().iter().all(|(p, _, _)| *p != "state")
             && (desk == Desk::All || desk.default_states().len() > 1),
-        states => if desk == Desk::All { OPEN.iter().chain(["closed", "invalid", "merged"].iter()).copied().collect::<Vec<_>>() } else { desk.default_states().to_vec() },
+        states => if desk == Desk::All { OPEN.iter().chain(super::FINISHED_STATES.iter()).copied().collect::<Vec<_>>() } else { desk.default_states().to_vec() },
         sources => wangge_domain::case::Source::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         categories => categories,
         units => units,

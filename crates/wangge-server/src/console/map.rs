@@ -27,7 +27,7 @@ use uuid::Uuid;
 use wangge_domain::role::Role;
 use wangge_store::{CaseFilter, CaseOrder, CasePoint, RegionRow, Store};
 
-use super::{ConsoleUser, page_context, render};
+use super::{ConsoleUser, FINISHED_STATES as FINISHED, OPEN_STATES as OPEN, page_context, render};
 use crate::atlas::Atlas;
 use crate::case_api::{CaseQuery, case_filter};
 use crate::error::ApiError;
@@ -77,18 +77,6 @@ const MAP_ROLES: &[Role] = &[
     Role::Supervisor,
     Role::Admin,
 ];
-
-/// The states still being worked on: what the map shows unless a state is picked.
-const OPEN: &[&str] = &[
-    "reported",
-    "registered",
-    "dispatched",
-    "returned",
-    "in_progress",
-    "handled",
-    "verified",
-];
-const FINISHED: &[&str] = &["closed", "invalid", "merged"];
 
 /// Cases in view up to this many are sent one by one; more are clustered.
 const MARKER_LIMIT: usize = 400;

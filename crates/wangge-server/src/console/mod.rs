@@ -59,6 +59,19 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
 }
 
+/// The states still being worked on, which lists and the map show unless a state is picked.
+pub const OPEN_STATES: &[&str] = &[
+    "reported",
+    "registered",
+    "dispatched",
+    "returned",
+    "in_progress",
+    "handled",
+    "verified",
+];
+/// The states a case ends in.
+pub const FINISHED_STATES: &[&str] = &["closed", "invalid", "merged"];
+
 // ---------------------------------------------------------------- rendering
 
 fn build_environment() -> Environment<'static> {
@@ -320,9 +333,10 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
 }
 
 /// What every page shows: who is signed in, where, in which language, and the way around.
-pub fn frame(state: &AppState, who: Option<&ConsoleUser>, lang: Lang, path: &str) -> Value {
-    let atlas = state.atlas();
-    let reference = state.reference();
+/// Without the state (an error met before it was at hand) region and unit show by code.
+pub fn frame(state: Option<&AppState>, who: Option<&ConsoleUser>, lang: Lang, path: &str) -> Value {
+    let atlas = state.map(AppState::atlas);
+    let reference = state.map(AppState::reference);
     let user = who.map(|w| {
         let a = &w.user.actor;
         UserInfo {
@@ -333,13 +347,15 @@ pub fn frame(state: &AppState, who: Option<&ConsoleUser>, lang: Lang, path: &str
             region_name: a
                 .region
                 .as_deref()
-                .and_then(|c| atlas.region(c))
+                .zip(atlas.as_deref())
+                .and_then(|(c, atlas)| atlas.region(c))
                 .map(|r| r.name.clone()),
             unit_code: a.unit.clone(),
             unit_name: a
                 .unit
                 .as_deref()
-                .and_then(|c| reference.unit(c))
+                .zip(reference.as_deref())
+                .and_then(|(c, reference)| reference.unit(c))
                 .map(|u| u.name.clone()),
         }
     });
@@ -360,13 +376,13 @@ pub fn frame(state: &AppState, who: Option<&ConsoleUser>, lang: Lang, path: &str
         user => Value::from_serialize(&user),
         csrf => who.map(ConsoleUser::csrf),
         nav => Value::from_serialize(&nav),
-        tile_url => state.config.map_tile_url.clone(),
+        tile_url => state.and_then(|s| s.config.map_tile_url.clone()),
     }
 }
 
 /// A page's context: the frame plus the page's own values.
 pub fn page_context(state: &AppState, who: &ConsoleUser, path: &str, page: Value) -> Value {
-    context! { ..frame(state, Some(who), who.lang, path), ..page }
+    context! { ..frame(Some(state), Some(who), who.lang, path), ..page }
 }
 
 /// An error in words a person understands: the catalogue's sentence for the error code, the
@@ -380,22 +396,12 @@ pub fn error_page(lang: Lang, who: Option<&ConsoleUser>, err: &ApiError) -> Resp
         catalogues.text(lang, "error.generic").to_owned()
     };
     let ctx = context! {
-        lang => lang.code(),
-        other_lang => lang.other().code(),
-        user => Value::from_serialize(who.map(|w| UserInfo {
-            username: w.user.username.clone(),
-            name: w.user.display_name.clone(),
-            role: w.role().as_str(),
-            region_code: w.user.actor.region.clone(),
-            region_name: None,
-            unit_code: w.user.actor.unit.clone(),
-            unit_name: None,
-        })),
-        csrf => who.map(ConsoleUser::csrf),
-        nav => Value::from_serialize(who.map(|w| nav_for(w.role()).into_iter().map(|(href, key)| NavItem { href, key, active: false }).collect::<Vec<_>>()).unwrap_or_default()),
-        error_code => err.code,
-        error_message => message,
-        error_detail => (err.status != StatusCode::INTERNAL_SERVER_ERROR).then(|| err.message.clone()),
+        ..frame(None, who, lang, ""),
+        ..context! {
+            error_code => err.code,
+            error_message => message,
+            error_detail => (err.status != StatusCode::INTERNAL_SERVER_ERROR).then(|| err.message.clone()),
+        }
     };
     render_status(err.status, "error.html", ctx)
 }
@@ -426,7 +432,7 @@ async fn login_page(
 ) -> Response {
     let lang = Lang::from_headers(&headers);
     let ctx = context! {
-        ..frame(&state, None, lang, "/login"),
+        ..frame(Some(&state), None, lang, "/login"),
         ..context! {
             next => safe_back(q.next.as_deref(), "/console"),
             error => q.error.filter(|e| ["invalid_credentials", "throttled"].contains(&e.as_str())),
@@ -571,5 +577,20 @@ pub fn serve_embedded(path: &str, cache: &'static str) -> Response {
         )
             .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wangge_domain::case::CaseState;
+
+    #[test]
+    fn open_and_finished_states_are_the_loops() {
+        for state in CaseState::ALL {
+            let open = super::OPEN_STATES.contains(&state.as_str());
+            let finished = super::FINISHED_STATES.contains(&state.as_str());
+            assert_eq!(open, state.is_open(), "{state:?}");
+            assert_eq!(finished, !state.is_open(), "{state:?}");
+        }
     }
 }

@@ -81,6 +81,27 @@ impl TestServer {
         body["token"].as_str().unwrap().to_owned()
     }
 
+    /// Signs in through the JSON login with `"session": true`, as a script in the console may;
+    /// answers the session cookie (`wangge_session=…`) to send back as the Cookie header.
+    pub async fn session_cookie(&self, username: &str) -> String {
+        let resp = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": "demo", "session": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "login {username}");
+        resp.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("wangge_session="))
+            .and_then(|v| v.split(';').next())
+            .unwrap()
+            .to_owned()
+    }
+
     /// An interior point of a current region.
     pub async fn point_in(&self, code: &str) -> (f64, f64) {
         use geo::InteriorPoint;
