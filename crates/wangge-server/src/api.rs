@@ -558,6 +558,10 @@ impl CaseView {
     pub fn allowed_actions(&self) -> &[String] {
         &self.allowed_actions
     }
+
+    pub fn district_code(&self) -> &str {
+        &self.district_code
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

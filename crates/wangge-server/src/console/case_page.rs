@@ -113,11 +113,17 @@ async fn case_page(
         })
         .collect();
     let reference = state.reference();
+    // A case goes to its own district's units or to city-wide ones.
     let units: Vec<Value> = reference
         .units()
         .iter()
         .filter(|u| u.active)
-        .map(|u| context! { code => u.code.clone(), name => u.name.clone(), district => u.district_code.clone() })
+        .filter(|u| {
+            u.district_code
+                .as_deref()
+                .is_none_or(|d| d == view.district_code())
+        })
+        .map(|u| context! { code => u.code.clone(), name => u.name.clone() })
         .collect();
     let unit_names: std::collections::HashMap<String, String> = reference
         .units()
