@@ -293,8 +293,15 @@ pub fn check_same_origin(
     }
 }
 
-pub fn session_cookie_header(token: &str, max_age: i64) -> String {
-    format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}")
+/// The session cookie: HttpOnly, SameSite=Lax, and Secure when the server is reached over HTTPS
+/// (`Config.secure_cookies`), so a browser never sends it in clear text.
+pub fn session_cookie_header(state: &AppState, token: &str, max_age: i64) -> String {
+    let secure = if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}")
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -417,7 +424,7 @@ pub async fn sign_in(state: &AppState, username: &str, password: String) -> ApiR
         .await?;
     let current = current_user(state, &user, hash)?;
     Ok(SignedIn {
-        cookie: session_cookie_header(&token, TOKEN_LIFETIME_HOURS * 3600),
+        cookie: session_cookie_header(state, &token, TOKEN_LIFETIME_HOURS * 3600),
         role: current.actor.role,
         token,
         expires_at,
@@ -445,7 +452,10 @@ pub async fn logout(
     end_session(&state, &user).await?;
     Ok((
         StatusCode::NO_CONTENT,
-        [(axum::http::header::SET_COOKIE, session_cookie_header("", 0))],
+        [(
+            axum::http::header::SET_COOKIE,
+            session_cookie_header(&state, "", 0),
+        )],
     ))
 }
 

@@ -35,6 +35,9 @@ pub struct Config {
     pub map_tile_url: Option<String>,
     /// Where "now" comes from when a case is reported or acted on.
     pub clock: Clock,
+    /// Mark the session cookie Secure: set it when users reach the server over HTTPS (as they
+    /// must outside one machine), so the browser never sends the cookie in clear text.
+    pub secure_cookies: bool,
 }
 
 /// The time cases are stamped with: the system clock, or an instant set by whoever replays
@@ -76,6 +79,7 @@ impl Default for Config {
             duplicate_window_hours: 72,
             map_tile_url: None,
             clock: Clock::default(),
+            secure_cookies: false,
         }
     }
 }

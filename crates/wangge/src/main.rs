@@ -42,6 +42,10 @@ struct FilesArg {
     /// Without it the maps draw the regions alone and need no tile server.
     #[arg(long, env = "WANGGE_TILE_URL")]
     tile_url: Option<String>,
+    /// Mark the session cookie Secure; set it when users reach the server over HTTPS (for
+    /// example behind a TLS-terminating proxy).
+    #[arg(long, env = "WANGGE_SECURE_COOKIES")]
+    secure_cookies: bool,
 }
 
 #[derive(Subcommand)]
@@ -310,6 +314,7 @@ async fn run_async(command: Command) -> Result<()> {
                 body_limit_bytes: body_limit,
                 evidence_dir: Some(files.files),
                 map_tile_url: files.tile_url,
+                secure_cookies: files.secure_cookies,
                 ..Config::default()
             };
             let state = AppState::load(store, config).await?;
@@ -337,6 +342,7 @@ async fn run_async(command: Command) -> Result<()> {
             let config = Config {
                 evidence_dir: Some(files.files),
                 map_tile_url: files.tile_url,
+                secure_cookies: files.secure_cookies,
                 ..Config::default()
             };
             let state = AppState::load(store, config).await?;

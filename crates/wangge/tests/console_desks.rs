@@ -415,3 +415,29 @@ async fn the_dispatcher_decides_extension_requests_from_the_supervision_desk() {
         );
     }
 }
+
+#[tokio::test]
+async fn session_cookies_are_secure_when_configured() {
+    let config = Config {
+        secure_cookies: true,
+        ..Config::default()
+    };
+    for server in common::servers(config).await {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = client
+            .post(server.url("/login"))
+            .header("Sec-Fetch-Site", "same-origin")
+            .form(&[("username", "demo-receiver"), ("password", "demo")])
+            .send()
+            .await
+            .unwrap();
+        let cookie = resp.headers()["set-cookie"].to_str().unwrap();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.ends_with("; Secure"),
+            "{cookie}"
+        );
+    }
+}

@@ -509,7 +509,7 @@ async fn logout(
     (
         [(
             header::SET_COOKIE,
-            crate::auth::session_cookie_header("", 0),
+            crate::auth::session_cookie_header(&state, "", 0),
         )],
         Redirect::to("/login"),
     )
