@@ -124,7 +124,7 @@ impl Desk {
         match self {
             Desk::Intake => &[Register, Reject],
             Desk::Dispatch => &[Dispatch],
-            Desk::Unit => &[Accept, Return, Join],
+            Desk::Unit => &[Accept, Handle, Return, Join, ReportPart],
             Desk::Verify => &[Confirm, CheckPass, CheckFail],
             Desk::Close => &[Close],
             Desk::Supervise => &[Urge, ApproveExtension, DenyExtension],
