@@ -98,7 +98,9 @@ export async function startServer({ grids = 300, cases = 80, bin } = {}) {
     const onData = (chunk) => {
       keepStderr(chunk);
       buffered += chunk.toString();
-      const m = buffered.match(/wangge demo: open (http:\/\/[^\s/]+)\/?/);
+      // The address ends at the slash the server prints after it: stderr may arrive in pieces,
+      // and a match on a piece could cut the port short.
+      const m = buffered.match(/wangge demo: open (http:\/\/[^\s/]+)\//);
       if (m) {
         clearTimeout(timer);
         resolveBase(m[1]);
