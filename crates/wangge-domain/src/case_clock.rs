@@ -149,7 +149,7 @@ impl NodeClock {
         Some(clock)
     }
 
-    fn pauses(&self) -> Vec<Pause> {
+    pub fn pauses(&self) -> Vec<Pause> {
         self.suspensions
             .iter()
             .map(|s| Pause {

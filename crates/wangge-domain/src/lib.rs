@@ -8,6 +8,7 @@ pub mod case_loop;
 pub mod category;
 pub mod deadline;
 pub mod dispatch;
+pub mod evaluation;
 pub mod position;
 pub mod region;
 pub mod role;

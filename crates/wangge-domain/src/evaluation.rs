@@ -1,0 +1,888 @@
+//! Evaluation (考核评价) reads timelines. This module turns one case's timeline into the spans
+//! of the deadline nodes it went through — when each started and ended, when it fell due, who
+//! ended it — which every indicator of `docs/indicators.md` counts from, and holds the rates,
+//! grades and rankings those counts become.
+//!
+//! The spans follow the same clock the loop runs on (`case_clock`): a node's limit is counted on
+//! the working calendar from the moment the case entered it, time suspended (挂账) does not count,
+//! and granted extensions lengthen the handling limit.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::calendar::WorkingCalendar;
+use crate::case::Source;
+use crate::case_clock::{Node, NodeClock, NodeLimits};
+use crate::case_loop::{ActionName, CaseStatus, Step};
+use crate::category::{Deadline, DeadlineType};
+use crate::deadline;
+use crate::region::Level;
+use crate::role::Role;
+
+/// One step of a timeline with who took it and when.
+#[derive(Debug, Clone)]
+pub struct TimedStep {
+    pub step: Step,
+    pub actor: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Who ended a node, and with which action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedBy {
+    pub actor: String,
+    pub role: Role,
+    pub unit: Option<String>,
+    pub action: ActionName,
+}
+
+/// A deadline node a case went through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSpan {
+    pub node: Node,
+    /// The unit the case was with while in this node (the handling unit, for handling).
+    pub unit: Option<String>,
+    pub started_at: DateTime<Utc>,
+    /// None while the case is still in this node.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// When the node fell (or falls) due: its limit on the calendar from `started_at`, pushed on
+    /// by suspensions. None if it ended while suspended, which the loop does not allow.
+    pub due_at: Option<DateTime<Utc>>,
+    pub ended_by: Option<EndedBy>,
+    /// Working seconds spent in the node (suspensions excluded), up to its end or `now`.
+    pub working_seconds: i64,
+}
+
+impl NodeSpan {
+    /// Ended no later than it was due; None while open.
+    pub fn on_time(&self) -> Option<bool> {
+        Some(self.ended_at? <= self.due_at?)
+    }
+
+    /// Due by `now` and not ended by then, or ended after it was due.
+    pub fn overdue(&self, now: DateTime<Utc>) -> bool {
+        match (self.ended_at, self.due_at) {
+            (Some(end), Some(due)) => end > due,
+            (None, Some(due)) => due <= now,
+            _ => false,
+        }
+    }
+}
+
+/// What the clock needs to know about a case.
+#[derive(Debug, Clone, Copy)]
+pub struct ClockRules<'a> {
+    pub limits: &'a NodeLimits,
+    /// The handling limit of the case's category (or its urgent limit).
+    pub handle: Deadline,
+    pub calendar: &'a WorkingCalendar,
+}
+
+/// The node spans of one case, oldest first, replaying its timeline from the report at
+/// `reported_at`. The status is advanced as the loop does (`CaseStatus::apply`), without
+/// judging legality again: the timeline was checked when each step was taken.
+pub fn node_spans(
+    needs_confirmation: bool,
+    reported_at: DateTime<Utc>,
+    steps: &[TimedStep],
+    rules: ClockRules<'_>,
+    now: DateTime<Utc>,
+) -> Vec<NodeSpan> {
+    let mut status = CaseStatus::reported(needs_confirmation);
+    let mut clock = NodeClock::next(None, &status, reported_at);
+    let mut spans = Vec::new();
+    let mut unit = status.unit.clone();
+    for timed in steps {
+        let step = &timed.step;
+        let extension_before = status.extension_granted;
+        status.apply(&step.action, step.role, step.unit.as_deref(), step.to);
+        let next = NodeClock::next(clock.as_ref(), &status, timed.at);
+        if let Some(current) = &clock {
+            let ended = match &next {
+                Some(n) => n.node != current.node || n.started_at != current.started_at,
+                None => true,
+            };
+            if ended {
+                spans.push(span(
+                    current,
+                    unit.clone(),
+                    Some(timed.at),
+                    Some(EndedBy {
+                        actor: timed.actor.clone(),
+                        role: step.role,
+                        unit: step.unit.clone(),
+                        action: step.action.name(),
+                    }),
+                    rules,
+                    extension_before,
+                ));
+            }
+            if ended {
+                unit = status.unit.clone();
+            }
+        } else {
+            unit = status.unit.clone();
+        }
+        clock = next;
+    }
+    if let Some(current) = &clock {
+        spans.push(span(
+            current,
+            unit,
+            None,
+            None,
+            rules,
+            status.extension_granted,
+        ));
+        if let Some(last) = spans.last_mut() {
+            last.working_seconds = working_seconds(rules.calendar, current, now);
+        }
+    }
+    spans
+}
+
+fn span(
+    clock: &NodeClock,
+    unit: Option<String>,
+    ended_at: Option<DateTime<Utc>>,
+    ended_by: Option<EndedBy>,
+    rules: ClockRules<'_>,
+    extension: u32,
+) -> NodeSpan {
+    let limit = rules.limits.limit(clock.node, rules.handle, extension);
+    let pauses = clock.pauses();
+    // Far enough ahead that any limit is reached; `due_at` ignores `now` for a running clock.
+    let horizon = ended_at.unwrap_or(clock.started_at);
+    let due_at = (!pauses.iter().any(|p| p.end.is_none()))
+        .then(|| deadline::due_at(rules.calendar, limit, clock.started_at, &pauses, horizon));
+    NodeSpan {
+        node: clock.node,
+        unit,
+        started_at: clock.started_at,
+        ended_at,
+        due_at,
+        ended_by,
+        working_seconds: ended_at.map_or(0, |end| working_seconds(rules.calendar, clock, end)),
+    }
+}
+
+fn working_seconds(cal: &WorkingCalendar, clock: &NodeClock, until: DateTime<Utc>) -> i64 {
+    let hours = Deadline {
+        amount: 0,
+        kind: DeadlineType::WorkingHours,
+    };
+    deadline::used_seconds(cal, hours, clock.started_at, until, &clock.pauses())
+}
+
+/// A half-open period `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+impl Period {
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.from <= t && t < self.to
+    }
+}
+
+/// What evaluation needs of one case: where, what, from where, and its node spans.
+#[derive(Debug, Clone)]
+pub struct CaseRecord {
+    pub grid_code: String,
+    pub category_code: String,
+    pub source: Source,
+    /// The actor of the report (a grid worker for patrol reports).
+    pub reporter: String,
+    pub reported_at: DateTime<Utc>,
+    pub merged: bool,
+    pub solved_level: Option<Level>,
+    pub spans: Vec<NodeSpan>,
+}
+
+impl CaseRecord {
+    /// When the node ended with `action`, the first time it did.
+    fn ended_with(&self, node: Node, action: ActionName) -> Option<DateTime<Utc>> {
+        self.spans
+            .iter()
+            .find(|s| s.node == node && s.ended_by.as_ref().is_some_and(|e| e.action == action))
+            .and_then(|s| s.ended_at)
+    }
+
+    pub fn registered_at(&self) -> Option<DateTime<Utc>> {
+        self.ended_with(Node::Register, ActionName::Register)
+    }
+
+    pub fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.ended_with(Node::Close, ActionName::Close)
+    }
+}
+
+/// A handling unit's counts for a period (docs/indicators.md, "Handling unit").
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UnitTally {
+    pub due: u64,
+    pub handled: u64,
+    pub handled_on_time: u64,
+    pub overdue: u64,
+    pub returned: u64,
+    pub rework_count: u64,
+    /// Working seconds of each handling counted in `handled`.
+    pub handling_seconds: Vec<i64>,
+}
+
+impl UnitTally {
+    pub fn on_time_handling_rate(&self) -> Option<f64> {
+        rate(self.handled_on_time, self.due)
+    }
+
+    pub fn handling_rate(&self) -> Option<f64> {
+        rate(self.handled, self.due)
+    }
+
+    pub fn rework_rate(&self) -> Option<f64> {
+        rate(self.rework_count, self.handled)
+    }
+
+    /// Mean working hours per handling, two decimals.
+    pub fn average_handling_hours(&self) -> Option<f64> {
+        let n = self.handling_seconds.len();
+        (n > 0).then(|| {
+            let total: i64 = self.handling_seconds.iter().sum();
+            (total as f64 / n as f64 / 36.0).round() / 100.0
+        })
+    }
+
+    /// The 90th percentile (nearest rank) of working hours per handling.
+    pub fn p90_handling_hours(&self) -> Option<f64> {
+        let mut sorted = self.handling_seconds.clone();
+        sorted.sort_unstable();
+        let n = sorted.len();
+        (n > 0).then(|| {
+            let rank = (n * 9).div_ceil(10).max(1);
+            (sorted[rank - 1] as f64 / 36.0).round() / 100.0
+        })
+    }
+}
+
+/// Every handling unit's counts over the cases' handling spans.
+pub fn tally_units(cases: &[CaseRecord], period: Period) -> BTreeMap<String, UnitTally> {
+    let mut out: BTreeMap<String, UnitTally> = BTreeMap::new();
+    for case in cases {
+        for (i, span) in case.spans.iter().enumerate() {
+            let Some(unit) = &span.unit else { continue };
+            match span.node {
+                Node::Handle => {
+                    let t = out.entry(unit.clone()).or_default();
+                    let ended = span.ended_at.filter(|e| period.contains(*e));
+                    let how = span.ended_by.as_ref().map(|e| e.action);
+                    match (ended, how) {
+                        (Some(_), Some(ActionName::Handle)) => {
+                            t.due += 1;
+                            t.handled += 1;
+                            t.handling_seconds.push(span.working_seconds);
+                            if span.on_time() == Some(true) {
+                                t.handled_on_time += 1;
+                            } else {
+                                t.overdue += 1;
+                            }
+                        }
+                        (Some(_), Some(ActionName::Return)) => t.returned += 1,
+                        _ => {
+                            // Still with the unit at the period's end and due before it.
+                            let open_at_end = span.started_at < period.to
+                                && span.ended_at.is_none_or(|e| e >= period.to);
+                            if open_at_end && span.due_at.is_some_and(|d| period.contains(d)) {
+                                t.due += 1;
+                                t.overdue += 1;
+                            }
+                        }
+                    }
+                }
+                // A failed check sends the unit's work back: a rework of the handling before it.
+                Node::Check => {
+                    let failed = span
+                        .ended_by
+                        .as_ref()
+                        .is_some_and(|e| e.action == ActionName::CheckFail)
+                        && span.ended_at.is_some_and(|e| period.contains(e));
+                    let handler = case.spans[..i]
+                        .iter()
+                        .rev()
+                        .find(|s| s.node == Node::Handle)
+                        .and_then(|s| s.unit.clone());
+                    if let (true, Some(handler)) = (failed, handler) {
+                        out.entry(handler).or_default().rework_count += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// An area's counts for a period (docs/indicators.md, "Area"). The counts add up across levels:
+/// a district's are the sum of its streets'.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AreaTally {
+    pub reported: u64,
+    pub registered: u64,
+    /// Registered cases found by grid patrol (the supervision share's numerator).
+    pub registered_by_patrol: u64,
+    pub closed: u64,
+    /// Of the cases registered in the period: closed by its end …
+    pub cohort_closed: u64,
+    /// … with every handling on time.
+    pub cohort_closed_on_time: u64,
+    /// Of the cohort's closed cases, solved at grid, community, street, district level.
+    pub solved_at: [u64; 4],
+}
+
+impl AreaTally {
+    pub fn closure_rate(&self) -> Option<f64> {
+        rate(self.cohort_closed, self.registered)
+    }
+
+    pub fn on_time_closure_rate(&self) -> Option<f64> {
+        rate(self.cohort_closed_on_time, self.registered)
+    }
+
+    pub fn patrol_share(&self) -> Option<f64> {
+        rate(self.registered_by_patrol, self.registered)
+    }
+
+    /// The share solved at `level` among the cohort's closed cases.
+    pub fn solved_share(&self, level: Level) -> Option<f64> {
+        let i = level_index(level)?;
+        rate(self.solved_at[i], self.cohort_closed)
+    }
+
+    fn add(&mut self, other: &AreaTally) {
+        self.reported += other.reported;
+        self.registered += other.registered;
+        self.registered_by_patrol += other.registered_by_patrol;
+        self.closed += other.closed;
+        self.cohort_closed += other.cohort_closed;
+        self.cohort_closed_on_time += other.cohort_closed_on_time;
+        for (a, b) in self.solved_at.iter_mut().zip(other.solved_at) {
+            *a += b;
+        }
+    }
+}
+
+fn level_index(level: Level) -> Option<usize> {
+    match level {
+        Level::Grid => Some(0),
+        Level::Community => Some(1),
+        Level::Street => Some(2),
+        Level::District => Some(3),
+        Level::City => None,
+    }
+}
+
+/// The length of the code prefix that names a region of `level` within a grid code.
+pub fn code_len(level: Level) -> usize {
+    match level {
+        Level::City | Level::District => 6,
+        Level::Street => 9,
+        Level::Community => 12,
+        Level::Grid => 15,
+    }
+}
+
+/// Every area's counts at `level` (cases keyed by their grid code's prefix of that level).
+pub fn tally_areas(
+    cases: &[CaseRecord],
+    period: Period,
+    level: Level,
+) -> BTreeMap<String, AreaTally> {
+    let len = code_len(level);
+    let mut out: BTreeMap<String, AreaTally> = BTreeMap::new();
+    for case in cases {
+        let Some(code) = case.grid_code.get(..len) else {
+            continue;
+        };
+        let mut one = AreaTally::default();
+        if period.contains(case.reported_at) {
+            one.reported = 1;
+        }
+        if case.registered_at().is_some_and(|t| period.contains(t)) {
+            one.registered = 1;
+            one.registered_by_patrol = u64::from(case.source == Source::Patrol);
+            if case.closed_at().is_some_and(|t| t < period.to) {
+                one.cohort_closed = 1;
+                let handlings_on_time = case
+                    .spans
+                    .iter()
+                    .filter(|s| {
+                        s.node == Node::Handle
+                            && s.ended_by
+                                .as_ref()
+                                .is_some_and(|e| e.action == ActionName::Handle)
+                    })
+                    .all(|s| s.on_time() == Some(true));
+                one.cohort_closed_on_time = u64::from(handlings_on_time);
+                if let Some(i) = case.solved_level.and_then(level_index) {
+                    one.solved_at[i] = 1;
+                }
+            }
+        }
+        if case.closed_at().is_some_and(|t| period.contains(t)) {
+            one.closed = 1;
+        }
+        if one != AreaTally::default() {
+            out.entry(code.to_owned()).or_default().add(&one);
+        }
+    }
+    out
+}
+
+/// `numerator ÷ denominator` as a percentage with two decimals; None when nothing was due, so
+/// an empty period shows as "—" rather than 0 % or 100 %.
+pub fn rate(numerator: u64, denominator: u64) -> Option<f64> {
+    (denominator > 0).then(|| (numerator as f64 * 10_000.0 / denominator as f64).round() / 100.0)
+}
+
+/// The grade of a composite score: A ≥ 90, B ≥ 75, C ≥ 60, D ≥ 40, E below.
+pub fn grade(score: f64) -> char {
+    match score {
+        s if s >= 90.0 => 'A',
+        s if s >= 75.0 => 'B',
+        s if s >= 60.0 => 'C',
+        s if s >= 40.0 => 'D',
+        _ => 'E',
+    }
+}
+
+/// Ranks by score, highest first, with ties sharing a rank and the next rank skipping
+/// ("1, 2, 2, 4"); entries without a score are unranked. Answers a rank per input, in input order.
+pub fn rank(scores: &[Option<f64>]) -> Vec<Option<usize>> {
+    scores
+        .iter()
+        .map(|s| {
+            s.map(|mine| {
+                1 + scores
+                    .iter()
+                    .filter(|o| o.is_some_and(|other| other > mine))
+                    .count()
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::case::CaseState;
+    use crate::case_loop::Action;
+    use chrono::TimeZone;
+
+    /// 2026-03-02 is a Monday; 01:00 UTC is 09:00 in Beijing.
+    fn at(day: u32, h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, day, h, m, 0)
+            .single()
+            .unwrap()
+    }
+
+    fn step(
+        action: Action,
+        role: Role,
+        unit: Option<&str>,
+        to: CaseState,
+        actor: &str,
+        when: DateTime<Utc>,
+    ) -> TimedStep {
+        TimedStep {
+            step: Step {
+                action,
+                role,
+                unit: unit.map(str::to_owned),
+                to,
+            },
+            actor: actor.into(),
+            at: when,
+        }
+    }
+
+    fn rules<'a>(limits: &'a NodeLimits, cal: &'a WorkingCalendar) -> ClockRules<'a> {
+        ClockRules {
+            limits,
+            // Two working days to handle.
+            handle: Deadline {
+                amount: 2,
+                kind: DeadlineType::WorkingDays,
+            },
+            calendar: cal,
+        }
+    }
+
+    /// Beijing time: report Mon 09:00, register 09:30, dispatch 11:00 (late: one working hour
+    /// from 09:30), accept 11:10, handle Wed 10:00 (on time), check fails Wed 13:00, handle again
+    /// Thu 17:00 (the rework's clock restarted Wed 13:00: on time), check passes Fri 09:30, close
+    /// 10:00.
+    #[test]
+    fn spans_follow_the_loops_clock_and_rework_restarts_handling() {
+        let cal = WorkingCalendar::china_default();
+        let limits = NodeLimits::default();
+        let u = Some("U1");
+        let steps = vec![
+            step(
+                Action::Register { note: None },
+                Role::Receiver,
+                None,
+                CaseState::Registered,
+                "r",
+                at(2, 1, 30),
+            ),
+            step(
+                Action::Dispatch { unit: "U1".into() },
+                Role::Dispatcher,
+                None,
+                CaseState::Dispatched,
+                "d",
+                at(2, 3, 0),
+            ),
+            step(
+                Action::Accept,
+                Role::UnitUser,
+                u,
+                CaseState::InProgress,
+                "u",
+                at(2, 3, 10),
+            ),
+            step(
+                Action::Handle { note: None },
+                Role::UnitUser,
+                u,
+                CaseState::Handled,
+                "u",
+                at(4, 2, 0),
+            ),
+            step(
+                Action::CheckFail { reason: "x".into() },
+                Role::GridWorker,
+                None,
+                CaseState::InProgress,
+                "w",
+                at(4, 5, 0),
+            ),
+            step(
+                Action::Handle { note: None },
+                Role::UnitUser,
+                u,
+                CaseState::Handled,
+                "u",
+                at(5, 9, 0),
+            ),
+            step(
+                Action::CheckPass { note: None },
+                Role::GridWorker,
+                None,
+                CaseState::Verified,
+                "w",
+                at(6, 1, 30),
+            ),
+            step(
+                Action::Close { note: None },
+                Role::ShiftLeader,
+                None,
+                CaseState::Closed,
+                "l",
+                at(6, 2, 0),
+            ),
+        ];
+        let spans = node_spans(
+            false,
+            at(2, 1, 0),
+            &steps,
+            rules(&limits, &cal),
+            at(9, 0, 0),
+        );
+        let nodes: Vec<Node> = spans.iter().map(|s| s.node).collect();
+        assert_eq!(
+            nodes,
+            [
+                Node::Register,
+                Node::Dispatch,
+                Node::Handle,
+                Node::Check,
+                Node::Handle,
+                Node::Check,
+                Node::Close
+            ]
+        );
+        // Registered within its hour; dispatched 90 minutes after registration: late.
+        assert_eq!(spans[0].on_time(), Some(true));
+        assert_eq!(spans[1].on_time(), Some(false));
+        // The first handling (Mon 11:00 → Wed 10:00) is inside two working days.
+        assert_eq!(spans[2].on_time(), Some(true));
+        assert_eq!(
+            spans[2].ended_by.as_ref().unwrap().unit.as_deref(),
+            Some("U1")
+        );
+        // The check failed within two working hours, sending the case back: a new handling span
+        // from Wed 13:00, ended Thu 17:00 — within two working days.
+        assert_eq!(spans[4].started_at, at(4, 5, 0));
+        assert_eq!(spans[4].on_time(), Some(true));
+        assert_eq!(spans[6].on_time(), Some(true));
+        // Register took 30 working minutes.
+        assert_eq!(spans[0].working_seconds, 30 * 60);
+        assert!(spans.iter().all(|s| s.ended_at.is_some()));
+    }
+
+    #[test]
+    fn an_open_node_is_overdue_once_its_due_time_passes() {
+        let cal = WorkingCalendar::china_default();
+        let limits = NodeLimits::default();
+        let spans = node_spans(false, at(2, 1, 0), &[], rules(&limits, &cal), at(2, 1, 30));
+        assert_eq!(spans.len(), 1);
+        let open = &spans[0];
+        assert_eq!(
+            (open.node, open.ended_at, open.on_time()),
+            (Node::Register, None, None)
+        );
+        assert!(!open.overdue(at(2, 1, 30)));
+        assert!(open.overdue(at(2, 5, 0)));
+        assert_eq!(open.working_seconds, 30 * 60);
+    }
+
+    /// The timeline of the first test as a case in grid `grid`, reported by a patrol.
+    fn worked_case(grid: &str) -> CaseRecord {
+        let cal = WorkingCalendar::china_default();
+        let limits = NodeLimits::default();
+        let u = Some("U1");
+        let steps = vec![
+            step(
+                Action::Register { note: None },
+                Role::Receiver,
+                None,
+                CaseState::Registered,
+                "r",
+                at(2, 1, 30),
+            ),
+            step(
+                Action::Dispatch { unit: "U1".into() },
+                Role::Dispatcher,
+                None,
+                CaseState::Dispatched,
+                "d",
+                at(2, 3, 0),
+            ),
+            step(
+                Action::Accept,
+                Role::UnitUser,
+                u,
+                CaseState::InProgress,
+                "u",
+                at(2, 3, 10),
+            ),
+            step(
+                Action::Handle { note: None },
+                Role::UnitUser,
+                u,
+                CaseState::Handled,
+                "u",
+                at(4, 2, 0),
+            ),
+            step(
+                Action::CheckFail { reason: "x".into() },
+                Role::GridWorker,
+                None,
+                CaseState::InProgress,
+                "w",
+                at(4, 5, 0),
+            ),
+            step(
+                Action::Handle { note: None },
+                Role::UnitUser,
+                u,
+                CaseState::Handled,
+                "u",
+                at(5, 9, 0),
+            ),
+            step(
+                Action::CheckPass { note: None },
+                Role::GridWorker,
+                None,
+                CaseState::Verified,
+                "w",
+                at(6, 1, 30),
+            ),
+            step(
+                Action::Close { note: None },
+                Role::ShiftLeader,
+                None,
+                CaseState::Closed,
+                "l",
+                at(6, 2, 0),
+            ),
+        ];
+        CaseRecord {
+            grid_code: grid.into(),
+            category_code: "09009".into(),
+            source: Source::Patrol,
+            reporter: "w".into(),
+            reported_at: at(2, 1, 0),
+            merged: false,
+            solved_level: Some(Level::District),
+            spans: node_spans(
+                false,
+                at(2, 1, 0),
+                &steps,
+                rules(&limits, &cal),
+                at(9, 0, 0),
+            ),
+        }
+    }
+
+    /// A hotline report dispatched to U2 on Monday and never handled: due Wednesday.
+    fn stuck_case(grid: &str) -> CaseRecord {
+        let cal = WorkingCalendar::china_default();
+        let limits = NodeLimits::default();
+        let steps = vec![
+            step(
+                Action::Confirm { note: None },
+                Role::GridWorker,
+                None,
+                CaseState::Reported,
+                "w",
+                at(2, 1, 20),
+            ),
+            step(
+                Action::Register { note: None },
+                Role::Receiver,
+                None,
+                CaseState::Registered,
+                "r",
+                at(2, 1, 30),
+            ),
+            step(
+                Action::Dispatch { unit: "U2".into() },
+                Role::Dispatcher,
+                None,
+                CaseState::Dispatched,
+                "d",
+                at(2, 2, 0),
+            ),
+        ];
+        CaseRecord {
+            grid_code: grid.into(),
+            category_code: "06001".into(),
+            source: Source::Hotline12345,
+            reporter: "r".into(),
+            reported_at: at(2, 1, 0),
+            merged: false,
+            solved_level: None,
+            spans: node_spans(true, at(2, 1, 0), &steps, rules(&limits, &cal), at(9, 0, 0)),
+        }
+    }
+
+    #[test]
+    fn unit_counts_have_known_answers() {
+        let week = Period {
+            from: at(1, 16, 0),
+            to: at(8, 16, 0),
+        };
+        let cases = vec![
+            worked_case("110105001001001"),
+            stuck_case("110105001001002"),
+        ];
+        let units = tally_units(&cases, week);
+        let u1 = &units["U1"];
+        // Two handlings, both on time; one failed check against U1.
+        assert_eq!(
+            (u1.due, u1.handled, u1.handled_on_time, u1.overdue),
+            (2, 2, 2, 0)
+        );
+        assert_eq!(u1.rework_count, 1);
+        assert_eq!(u1.on_time_handling_rate(), Some(100.0));
+        assert_eq!(u1.rework_rate(), Some(50.0));
+        assert!(u1.average_handling_hours().is_some_and(|h| h > 0.0));
+        // U2 never handled its case: due in the week, overdue, nothing on time.
+        let u2 = &units["U2"];
+        assert_eq!((u2.due, u2.handled, u2.overdue), (1, 0, 1));
+        assert_eq!(u2.on_time_handling_rate(), Some(0.0));
+        assert_eq!(u2.rework_rate(), None);
+        // Nothing of it falls in the week before.
+        let before = Period {
+            from: at(1, 0, 0) - chrono::TimeDelta::days(7),
+            to: at(1, 16, 0),
+        };
+        assert!(
+            tally_units(&cases, before)
+                .values()
+                .all(|t| t.due == 0 && t.handled == 0)
+        );
+    }
+
+    #[test]
+    fn area_counts_have_known_answers() {
+        let week = Period {
+            from: at(1, 16, 0),
+            to: at(8, 16, 0),
+        };
+        let cases = vec![
+            worked_case("110105001001001"),
+            stuck_case("110105001002002"),
+        ];
+        let streets = tally_areas(&cases, week, Level::Street);
+        let street = &streets["110105001"];
+        assert_eq!(
+            (street.reported, street.registered, street.closed),
+            (2, 2, 1)
+        );
+        assert_eq!(street.closure_rate(), Some(50.0));
+        assert_eq!(street.on_time_closure_rate(), Some(50.0));
+        assert_eq!(street.patrol_share(), Some(50.0));
+        assert_eq!(street.solved_share(Level::District), Some(100.0));
+        let communities = tally_areas(&cases, week, Level::Community);
+        assert_eq!(communities.len(), 2);
+        assert_eq!(communities["110105001001"].closed, 1);
+        assert_eq!(communities["110105001002"].closed, 0);
+    }
+
+    proptest::proptest! {
+        /// Counts add up across levels: the streets of a district sum to the district.
+        #[test]
+        fn area_counts_add_up_across_levels(picks in proptest::collection::vec((0usize..3, 0usize..3, proptest::bool::ANY), 0..30)) {
+            let cases: Vec<CaseRecord> = picks
+                .iter()
+                .map(|(street, community, worked)| {
+                    let grid = format!("110105{:03}{:03}001", street + 1, community + 1);
+                    if *worked { worked_case(&grid) } else { stuck_case(&grid) }
+                })
+                .collect();
+            let week = Period { from: at(1, 16, 0), to: at(8, 16, 0) };
+            let district = tally_areas(&cases, week, Level::District);
+            let mut summed = AreaTally::default();
+            for t in tally_areas(&cases, week, Level::Street).values() {
+                summed.add(t);
+            }
+            let mut from_communities = AreaTally::default();
+            for t in tally_areas(&cases, week, Level::Community).values() {
+                from_communities.add(t);
+            }
+            let whole = district.get("110105").cloned().unwrap_or_default();
+            proptest::prop_assert_eq!(&summed, &whole);
+            proptest::prop_assert_eq!(&from_communities, &whole);
+        }
+    }
+
+    #[test]
+    fn rates_grades_and_ranks() {
+        assert_eq!(rate(1, 3), Some(33.33));
+        assert_eq!(rate(0, 0), None);
+        assert_eq!(rate(5, 5), Some(100.0));
+        assert_eq!(grade(90.0), 'A');
+        assert_eq!(grade(89.99), 'B');
+        assert_eq!(grade(39.9), 'E');
+        assert_eq!(
+            rank(&[Some(80.0), Some(95.0), Some(80.0), None, Some(60.0)]),
+            vec![Some(2), Some(1), Some(2), None, Some(4)]
+        );
+    }
+}
