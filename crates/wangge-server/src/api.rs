@@ -92,6 +92,7 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/login", axum::routing::post(crate::auth::login))
         .route("/auth/logout", axum::routing::post(crate::auth::logout))
         .route("/auth/me", get(crate::auth::whoami))
+        .route("/stats/{what}", get(crate::stats::stats))
 }
 
 // ---------------------------------------------------------------- locate
@@ -929,7 +930,8 @@ pub(crate) fn parse_case_id(id: &str) -> ApiResult<Uuid> {
         crate::auth::login, crate::auth::logout, crate::auth::whoami,
         crate::evidence_api::upload, crate::evidence_api::list, crate::evidence_api::download,
         crate::evidence_api::thumbnail, crate::config_api::get_calendar,
-        crate::config_api::set_calendar_days, crate::config_api::change_category
+        crate::config_api::set_calendar_days, crate::config_api::change_category,
+        crate::stats::stats
     ),
     modifiers(&BearerAuth),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail))

@@ -145,6 +145,24 @@ pub fn node_limit(
     }
 }
 
+/// Every node's limit for a case of this category and urgency, as `node_limit` gives them one
+/// by one: the node limits, and the handling limit before extensions.
+pub fn clock_limits(
+    state: &AppState,
+    category: Option<&CategoryRow>,
+    urgent: bool,
+) -> (wangge_domain::case_clock::NodeLimits, Deadline) {
+    let limit = |node| node_limit(state, category, node, urgent, 0);
+    let limits = wangge_domain::case_clock::NodeLimits {
+        confirm: limit(Node::Confirm),
+        register: limit(Node::Register),
+        dispatch: limit(Node::Dispatch),
+        check: limit(Node::Check),
+        close: limit(Node::Close),
+    };
+    (limits, limit(Node::Handle))
+}
+
 /// Writes the status, the clock and its yellow/red instants into the row.
 fn refresh_row(
     state: &AppState,
@@ -692,23 +710,11 @@ pub async fn duplicate_candidates(
     Ok(near)
 }
 
-/// Checks that a case's stored timeline is a legal path of the loop and that the cached status
-/// is what the timeline gives. Used by the crash test and `wangge check`.
-pub async fn verify_timeline(state: &AppState, row: &CaseRow) -> Result<(), String> {
-    let events = state
-        .store
-        .case_events(&row.district_code, row.id)
-        .await
-        .map_err(|e| e.to_string())?;
-    let category = state
-        .reference()
-        .category(&row.category_kind, &row.category_code)
-        .cloned();
-    let needs_confirmation = row
-        .source
-        .parse::<Source>()
-        .map(Source::needs_confirmation)
-        .map_err(|e| e.to_string())?;
+/// A stored timeline as the loop's steps with who took them and when (the report, and the
+/// survivor's note of a merge, are not steps). Errors name the event.
+pub fn timed_steps(
+    events: &[wangge_store::CaseEventRow],
+) -> Result<Vec<wangge_domain::evaluation::TimedStep>, String> {
     let mut steps = Vec::new();
     for (i, e) in events.iter().enumerate() {
         if e.seq != i as i64 + 1 {
@@ -738,13 +744,38 @@ pub async fn verify_timeline(state: &AppState, row: &CaseRow) -> Result<(), Stri
             .parse()
             .map_err(|x: wangge_domain::role::UnknownRole| x.to_string())?;
         let to: CaseState = e.to_state.parse().map_err(|x: CaseError| x.to_string())?;
-        steps.push(case_loop::Step {
-            action,
-            role,
-            unit,
-            to,
+        steps.push(wangge_domain::evaluation::TimedStep {
+            step: case_loop::Step {
+                action,
+                role,
+                unit,
+                to,
+            },
+            actor: e.actor.clone(),
+            at: e.at,
         });
     }
+    Ok(steps)
+}
+
+/// Checks that a case's stored timeline is a legal path of the loop and that the cached status
+/// is what the timeline gives. Used by the crash test and `wangge check`.
+pub async fn verify_timeline(state: &AppState, row: &CaseRow) -> Result<(), String> {
+    let events = state
+        .store
+        .case_events(&row.district_code, row.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let category = state
+        .reference()
+        .category(&row.category_kind, &row.category_code)
+        .cloned();
+    let needs_confirmation = row
+        .source
+        .parse::<Source>()
+        .map(Source::needs_confirmation)
+        .map_err(|e| e.to_string())?;
+    let steps: Vec<case_loop::Step> = timed_steps(&events)?.into_iter().map(|t| t.step).collect();
     let status = case_loop::replay(needs_confirmation, &facts(row, category.as_ref()), &steps)
         .map_err(|(i, e)| format!("step {}: {e}", i + 1))?;
     let cached = Cached::of(row).map_err(|e| e.to_string())?;

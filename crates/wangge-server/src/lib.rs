@@ -13,6 +13,7 @@ pub mod evidence_api;
 pub mod region_import;
 pub mod rules_api;
 pub mod state;
+pub mod stats;
 
 use std::net::SocketAddr;
 

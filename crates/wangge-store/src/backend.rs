@@ -687,6 +687,41 @@ macro_rules! store_impl {
                     .collect()
             }
 
+            async fn timelines(&self, f: &CaseFilter) -> Result<Vec<(CaseRow, Vec<CaseEventRow>)>> {
+                let mut q = QueryBuilder::<$db>::new("SELECT * FROM cases");
+                Self::push_case_filter(&mut q, f);
+                q.push(" ORDER BY district_code, id");
+                let cases = q.build().fetch_all(&self.read).await?;
+                let mut q = QueryBuilder::<$db>::new(
+                    "SELECT ev.* FROM case_events ev WHERE EXISTS (SELECT 1 FROM cases",
+                );
+                Self::push_case_filter(&mut q, f);
+                q.push(" AND cases.district_code = ev.district_code AND cases.id = ev.case_id) ORDER BY ev.district_code, ev.case_id, ev.seq");
+                let events = q
+                    .build()
+                    .fetch_all(&self.read)
+                    .await?
+                    .iter()
+                    .map(Self::event_row)
+                    .collect::<Result<Vec<_>>>()?;
+                // Grouped by case: a case reported between the two reads has events but no row,
+                // and is left for the next read.
+                let mut by_case: std::collections::HashMap<(String, Uuid), Vec<CaseEventRow>> =
+                    std::collections::HashMap::new();
+                for e in events {
+                    by_case.entry((e.district_code.clone(), e.case_id)).or_default().push(e);
+                }
+                let mut out = Vec::with_capacity(cases.len());
+                for row in &cases {
+                    let case = Self::case_row(row)?;
+                    let timeline = by_case
+                        .remove(&(case.district_code.clone(), case.id))
+                        .unwrap_or_default();
+                    out.push((case, timeline));
+                }
+                Ok(out)
+            }
+
             async fn attachments(&self, district_code: &str, case_id: Uuid) -> Result<Vec<AttachmentRow>> {
                 let rows = sqlx::query(
                     "SELECT * FROM attachments WHERE district_code = $1 AND case_id = $2 ORDER BY uploaded_at, id",
@@ -1061,6 +1096,7 @@ delegate! {
     async fn apply_case_updates(&self, updates: &[CaseUpdate]) -> Result<()>;
     async fn list_cases(&self, filter: &CaseFilter) -> Result<(Vec<CaseRow>, i64)>;
     async fn case_points(&self, filter: &CaseFilter) -> Result<Vec<CasePoint>>;
+    async fn timelines(&self, filter: &CaseFilter) -> Result<Vec<(CaseRow, Vec<CaseEventRow>)>>;
     async fn open_cases_in_window(&self, district_code: &str, category_code: &str, from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>, limit: i64) -> Result<Vec<CaseRow>>;
     async fn attachments(&self, district_code: &str, case_id: Uuid) -> Result<Vec<AttachmentRow>>;
     async fn user(&self, id: Uuid) -> Result<Option<UserRow>>;

@@ -88,6 +88,9 @@ pub trait Store {
     /// Every case matching the filter (its paging and order ignored) as a map point: one
     /// unsorted read of a few columns, for drawing tens of thousands of cases.
     async fn case_points(&self, filter: &CaseFilter) -> Result<Vec<CasePoint>>;
+    /// The timelines of every case matching the filter (paging and order ignored), events in
+    /// order, grouped by case: one read for evaluation.
+    async fn timelines(&self, filter: &CaseFilter) -> Result<Vec<(CaseRow, Vec<CaseEventRow>)>>;
     /// Open cases of one subcategory in one district reported in [from, to], newest first.
     async fn open_cases_in_window(
         &self,

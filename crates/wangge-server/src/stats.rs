@@ -1,0 +1,257 @@
+//! `/api/v1/stats`: the indicators of `docs/indicators.md` for a period, one row per handling
+//! unit or per area, counted from the timelines of the cases the caller may see.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use wangge_domain::case::Source;
+use wangge_domain::evaluation::{self, CaseRecord, ClockRules, Period, node_spans};
+use wangge_domain::region::Level;
+use wangge_store::Store;
+
+use crate::auth::CurrentUser;
+use crate::case_api::{CaseQuery, case_filter};
+use crate::cases::{Cached, clock_limits, timed_steps};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StatsQuery {
+    /// Start of the period: a date (Beijing time) like 2026-11-01, or an RFC 3339 instant.
+    /// Default: the first of the current month.
+    from: Option<String>,
+    /// End of the period, exclusive; a date means the end of that day. Default: now.
+    to: Option<String>,
+    /// For areas: district, street (default), community or grid.
+    level: Option<String>,
+}
+
+fn instant(field: &str, text: &str, end_of_day: bool) -> ApiResult<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        ApiError::invalid_field(
+            field,
+            format!("{field} must be a date like 2026-11-01 or an RFC 3339 time"),
+        )
+    })?;
+    let day = if end_of_day {
+        day.succ_opt().unwrap_or(day)
+    } else {
+        day
+    };
+    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    // Days are Beijing days.
+    Ok(DateTime::<Utc>::from_naive_utc_and_offset(midnight, Utc) - chrono::Duration::hours(8))
+}
+
+fn period(q: &StatsQuery, now: DateTime<Utc>) -> ApiResult<Period> {
+    let from = match q.from.as_deref() {
+        Some(f) => instant("from", f, false)?,
+        None => {
+            let beijing = (now + chrono::Duration::hours(8)).date_naive();
+            let first = beijing.with_day0(0).unwrap_or(beijing);
+            instant("from", &first.format("%Y-%m-%d").to_string(), false)?
+        }
+    };
+    let to = match q.to.as_deref() {
+        Some(t) => instant("to", t, true)?,
+        None => now,
+    };
+    if from >= to {
+        return Err(ApiError::invalid_field("to", "to must be after from"));
+    }
+    Ok(Period { from, to })
+}
+
+/// The cases the caller may see that were reported before the period's end, as evaluation
+/// reads them.
+async fn records(state: &AppState, user: &CurrentUser, p: Period) -> ApiResult<Vec<CaseRecord>> {
+    let now = state.config.clock.now();
+    let query = CaseQuery {
+        to: Some(p.to),
+        ..CaseQuery::default()
+    };
+    let (filter, _, _) = case_filter(&user.actor, query, now)?;
+    let timelines = state.store.timelines(&filter).await?;
+    let calendar = state.calendar();
+    let reference = state.reference();
+    let mut out = Vec::with_capacity(timelines.len());
+    for (row, events) in timelines {
+        let category = reference.category(&row.category_kind, &row.category_code);
+        let (limits, handle) = clock_limits(state, category, row.urgent);
+        let steps = timed_steps(&events)
+            .map_err(|e| ApiError::internal(format!("case {}: {e}", row.id)))?;
+        let source: Source = row
+            .source
+            .parse()
+            .map_err(|e: wangge_domain::case::CaseError| ApiError::internal(e))?;
+        let status = Cached::of(&row)?.status;
+        let spans = node_spans(
+            source.needs_confirmation(),
+            row.reported_at,
+            &steps,
+            ClockRules {
+                limits: &limits,
+                handle,
+                calendar: &calendar,
+            },
+            now,
+        );
+        out.push(CaseRecord {
+            reporter: events.first().map(|e| e.actor.clone()).unwrap_or_default(),
+            merged: status.merged_into.is_some(),
+            solved_level: status.solved_level,
+            grid_code: row.grid_code,
+            category_code: row.category_code,
+            source,
+            reported_at: row.reported_at,
+            spans,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnitRow {
+    unit: String,
+    unit_name: Option<String>,
+    due: u64,
+    handled: u64,
+    handled_on_time: u64,
+    overdue: u64,
+    returned: u64,
+    rework_count: u64,
+    on_time_handling_rate: Option<f64>,
+    handling_rate: Option<f64>,
+    rework_rate: Option<f64>,
+    average_handling_hours: Option<f64>,
+    p90_handling_hours: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AreaRow {
+    code: String,
+    name: Option<String>,
+    level: String,
+    reported: u64,
+    registered: u64,
+    registered_by_patrol: u64,
+    closed: u64,
+    cohort_closed: u64,
+    cohort_closed_on_time: u64,
+    closure_rate: Option<f64>,
+    on_time_closure_rate: Option<f64>,
+    patrol_share: Option<f64>,
+    solved_share_grid: Option<f64>,
+    solved_share_community: Option<f64>,
+    solved_share_street: Option<f64>,
+    solved_share_district: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsAnswer<T> {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    rows: Vec<T>,
+}
+
+/// Indicators per handling unit or per area for a period (docs/indicators.md).
+#[utoipa::path(get, path = "/api/v1/stats/{what}", params(("what" = String, Path, description = "units or areas"), StatsQuery),
+    responses((status = 200, description = "one row per unit or area", body = Object),
+              (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn stats(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(what): Path<String>,
+    query: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let Query(q) = query?;
+    let p = period(&q, state.config.clock.now())?;
+    match what.as_str() {
+        "units" => {
+            let cases = records(&state, &user, p).await?;
+            let reference = state.reference();
+            let rows = evaluation::tally_units(&cases, p)
+                .into_iter()
+                .map(|(unit, t)| UnitRow {
+                    unit_name: reference.unit(&unit).map(|u| u.name.clone()),
+                    on_time_handling_rate: t.on_time_handling_rate(),
+                    handling_rate: t.handling_rate(),
+                    rework_rate: t.rework_rate(),
+                    average_handling_hours: t.average_handling_hours(),
+                    p90_handling_hours: t.p90_handling_hours(),
+                    unit,
+                    due: t.due,
+                    handled: t.handled,
+                    handled_on_time: t.handled_on_time,
+                    overdue: t.overdue,
+                    returned: t.returned,
+                    rework_count: t.rework_count,
+                })
+                .collect();
+            Ok(Json(StatsAnswer {
+                from: p.from,
+                to: p.to,
+                rows,
+            })
+            .into_response())
+        }
+        "areas" => {
+            let level = match q.level.as_deref().unwrap_or("street") {
+                "district" => Level::District,
+                "street" => Level::Street,
+                "community" => Level::Community,
+                "grid" => Level::Grid,
+                other => {
+                    return Err(ApiError::invalid_field(
+                        "level",
+                        format!(
+                            "unknown level '{other}': expected district, street, community or grid"
+                        ),
+                    ));
+                }
+            };
+            let cases = records(&state, &user, p).await?;
+            let atlas = state.atlas();
+            let rows = evaluation::tally_areas(&cases, p, level)
+                .into_iter()
+                .map(|(code, t)| AreaRow {
+                    name: atlas.region(&code).map(|r| r.name.clone()),
+                    level: level.as_str().into(),
+                    closure_rate: t.closure_rate(),
+                    on_time_closure_rate: t.on_time_closure_rate(),
+                    patrol_share: t.patrol_share(),
+                    solved_share_grid: t.solved_share(Level::Grid),
+                    solved_share_community: t.solved_share(Level::Community),
+                    solved_share_street: t.solved_share(Level::Street),
+                    solved_share_district: t.solved_share(Level::District),
+                    code,
+                    reported: t.reported,
+                    registered: t.registered,
+                    registered_by_patrol: t.registered_by_patrol,
+                    closed: t.closed,
+                    cohort_closed: t.cohort_closed,
+                    cohort_closed_on_time: t.cohort_closed_on_time,
+                })
+                .collect();
+            Ok(Json(StatsAnswer {
+                from: p.from,
+                to: p.to,
+                rows,
+            })
+            .into_response())
+        }
+        other => Err(ApiError::not_found(
+            "not_found",
+            format!(
+                "no statistics '{other}': expected units or areas (workers and categories come next)"
+            ),
+        )),
+    }
+}
