@@ -400,11 +400,23 @@ pub fn tally_areas(
     level: Level,
 ) -> BTreeMap<String, AreaTally> {
     let len = code_len(level);
+    tally_by(cases, period, |c| c.grid_code.get(..len))
+}
+
+/// Every subcategory's counts, as an area's are counted.
+pub fn tally_categories(cases: &[CaseRecord], period: Period) -> BTreeMap<String, AreaTally> {
+    tally_by(cases, period, |c| Some(c.category_code.as_str()))
+}
+
+/// Area-style counts with cases grouped by `key` (cases without one are left out).
+fn tally_by<'a>(
+    cases: &'a [CaseRecord],
+    period: Period,
+    key: impl Fn(&'a CaseRecord) -> Option<&'a str>,
+) -> BTreeMap<String, AreaTally> {
     let mut out: BTreeMap<String, AreaTally> = BTreeMap::new();
     for case in cases {
-        let Some(code) = case.grid_code.get(..len) else {
-            continue;
-        };
+        let Some(code) = key(case) else { continue };
         let mut one = AreaTally::default();
         if period.contains(case.reported_at) {
             one.reported = 1;
@@ -437,6 +449,111 @@ pub fn tally_areas(
             out.entry(code.to_owned()).or_default().add(&one);
         }
     }
+    out
+}
+
+/// One person's counts for a period, by the steps they took (docs/indicators.md, "People"):
+/// a grid worker's reports, confirmations and checks; a receiver's or shift leader's
+/// registrations; a dispatcher's dispatches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersonTally {
+    pub reported: u64,
+    /// Of `reported`, registered by the period's end.
+    pub valid_reports: u64,
+    pub confirmed: u64,
+    pub confirmed_on_time: u64,
+    /// Checks after handling (核查), passed or failed.
+    pub checked: u64,
+    pub checked_on_time: u64,
+    pub registered: u64,
+    pub registered_on_time: u64,
+    pub dispatched: u64,
+    pub dispatched_on_time: u64,
+    /// Of `dispatched`, sent back by the unit (a wrong dispatch).
+    pub dispatch_returned: u64,
+}
+
+impl PersonTally {
+    pub fn report_accuracy(&self) -> Option<f64> {
+        rate(self.valid_reports, self.reported)
+    }
+
+    pub fn on_time_confirm_rate(&self) -> Option<f64> {
+        rate(self.confirmed_on_time, self.confirmed)
+    }
+
+    pub fn on_time_check_rate(&self) -> Option<f64> {
+        rate(self.checked_on_time, self.checked)
+    }
+
+    pub fn on_time_registration_rate(&self) -> Option<f64> {
+        rate(self.registered_on_time, self.registered)
+    }
+
+    pub fn on_time_dispatch_rate(&self) -> Option<f64> {
+        rate(self.dispatched_on_time, self.dispatched)
+    }
+
+    /// `1 − dispatch_returned ÷ dispatched`, as a percentage.
+    pub fn dispatch_accuracy(&self) -> Option<f64> {
+        rate(
+            self.dispatched.saturating_sub(self.dispatch_returned),
+            self.dispatched,
+        )
+    }
+}
+
+/// Every person's counts, keyed by user name. The system's own steps (auto-dispatch,
+/// auto-close) are not a person's and are left out.
+pub fn tally_people(cases: &[CaseRecord], period: Period) -> BTreeMap<String, PersonTally> {
+    let mut out: BTreeMap<String, PersonTally> = BTreeMap::new();
+    for case in cases {
+        if period.contains(case.reported_at) && case.reporter != "system" {
+            let t = out.entry(case.reporter.clone()).or_default();
+            t.reported += 1;
+            if case.registered_at().is_some_and(|r| r < period.to) {
+                t.valid_reports += 1;
+            }
+        }
+        for (i, span) in case.spans.iter().enumerate() {
+            let (Some(end), Some(by)) = (span.ended_at, &span.ended_by) else {
+                continue;
+            };
+            if !period.contains(end) || by.actor == "system" {
+                continue;
+            }
+            let on_time = u64::from(span.on_time() == Some(true));
+            let t = out.entry(by.actor.clone()).or_default();
+            match (span.node, by.action) {
+                (Node::Confirm, ActionName::Confirm) => {
+                    t.confirmed += 1;
+                    t.confirmed_on_time += on_time;
+                }
+                (Node::Check, ActionName::CheckPass | ActionName::CheckFail) => {
+                    t.checked += 1;
+                    t.checked_on_time += on_time;
+                }
+                (Node::Register, ActionName::Register) => {
+                    t.registered += 1;
+                    t.registered_on_time += on_time;
+                }
+                (Node::Dispatch, ActionName::Dispatch) => {
+                    t.dispatched += 1;
+                    t.dispatched_on_time += on_time;
+                    let returned = case.spans.get(i + 1).is_some_and(|next| {
+                        next.node == Node::Handle
+                            && next
+                                .ended_by
+                                .as_ref()
+                                .is_some_and(|e| e.action == ActionName::Return)
+                    });
+                    t.dispatch_returned += u64::from(returned);
+                }
+                _ => {}
+            }
+        }
+    }
+    out.retain(|_, t| *t != PersonTally::default());
     out
 }
 
@@ -870,6 +987,66 @@ mod tests {
             proptest::prop_assert_eq!(&summed, &whole);
             proptest::prop_assert_eq!(&from_communities, &whole);
         }
+    }
+
+    #[test]
+    fn people_counts_have_known_answers() {
+        let week = Period {
+            from: at(1, 16, 0),
+            to: at(8, 16, 0),
+        };
+        let cases = vec![
+            worked_case("110105001001001"),
+            stuck_case("110105001001002"),
+        ];
+        let people = tally_people(&cases, week);
+        // w reported the worked case, confirmed the stuck one, checked the worked one twice: the
+        // failed check (Wed 10:00 → 13:00) took more than two working hours, the passed one
+        // (Thu 17:00 → Fri 09:30) less.
+        let w = &people["w"];
+        assert_eq!(
+            (w.reported, w.valid_reports, w.report_accuracy()),
+            (1, 1, Some(100.0))
+        );
+        assert_eq!((w.confirmed, w.confirmed_on_time), (1, 1));
+        assert_eq!(
+            (w.checked, w.checked_on_time, w.on_time_check_rate()),
+            (2, 1, Some(50.0))
+        );
+        // r registered both on time (the hotline report after its confirmation) and reported the
+        // hotline case.
+        let r = &people["r"];
+        assert_eq!((r.registered, r.registered_on_time), (2, 2));
+        assert_eq!(r.reported, 1);
+        // d dispatched twice: the worked case 90 minutes after registration (late), the stuck one
+        // after 30 minutes; neither came back.
+        let d = &people["d"];
+        assert_eq!(
+            (d.dispatched, d.dispatched_on_time, d.dispatch_returned),
+            (2, 1, 0)
+        );
+        assert_eq!(d.dispatch_accuracy(), Some(100.0));
+        assert_eq!(d.on_time_dispatch_rate(), Some(50.0));
+        assert!(
+            !people.contains_key("u"),
+            "units are counted by unit, not by person"
+        );
+    }
+
+    #[test]
+    fn categories_are_counted_as_areas_are() {
+        let week = Period {
+            from: at(1, 16, 0),
+            to: at(8, 16, 0),
+        };
+        let cases = vec![
+            worked_case("110105001001001"),
+            stuck_case("110105001001002"),
+        ];
+        let categories = tally_categories(&cases, week);
+        assert_eq!(categories["09009"].closed, 1);
+        assert_eq!(categories["06001"].registered, 1);
+        assert_eq!(categories["06001"].closure_rate(), Some(0.0));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `/api/v1/stats`: the indicators of `docs/indicators.md` for a period, one row per handling
-//! unit or per area, counted from the timelines of the cases the caller may see.
+//! unit, area, person or subcategory, counted from the timelines of the cases the caller may see.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -134,9 +134,11 @@ pub struct UnitRow {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AreaRow {
+    /// The area's code, or the subcategory's.
     code: String,
     name: Option<String>,
-    level: String,
+    /// The area's level; none for categories.
+    level: Option<String>,
     reported: u64,
     registered: u64,
     registered_by_patrol: u64,
@@ -152,6 +154,59 @@ pub struct AreaRow {
     solved_share_district: Option<f64>,
 }
 
+fn area_row(
+    code: String,
+    name: Option<String>,
+    level: Option<Level>,
+    t: &evaluation::AreaTally,
+) -> AreaRow {
+    AreaRow {
+        name,
+        level: level.map(|l| l.as_str().to_owned()),
+        closure_rate: t.closure_rate(),
+        on_time_closure_rate: t.on_time_closure_rate(),
+        patrol_share: t.patrol_share(),
+        solved_share_grid: t.solved_share(Level::Grid),
+        solved_share_community: t.solved_share(Level::Community),
+        solved_share_street: t.solved_share(Level::Street),
+        solved_share_district: t.solved_share(Level::District),
+        code,
+        reported: t.reported,
+        registered: t.registered,
+        registered_by_patrol: t.registered_by_patrol,
+        closed: t.closed,
+        cohort_closed: t.cohort_closed,
+        cohort_closed_on_time: t.cohort_closed_on_time,
+    }
+}
+
+/// A person's figures: a grid worker's reports and checks, a receiver's registrations, a
+/// dispatcher's dispatches (each counts what that person did).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonRow {
+    username: String,
+    display_name: Option<String>,
+    role: Option<String>,
+    region_code: Option<String>,
+    reported: u64,
+    valid_reports: u64,
+    report_accuracy: Option<f64>,
+    confirmed: u64,
+    confirmed_on_time: u64,
+    on_time_confirm_rate: Option<f64>,
+    checked: u64,
+    checked_on_time: u64,
+    on_time_check_rate: Option<f64>,
+    registered: u64,
+    registered_on_time: u64,
+    on_time_registration_rate: Option<f64>,
+    dispatched: u64,
+    dispatched_on_time: u64,
+    dispatch_returned: u64,
+    on_time_dispatch_rate: Option<f64>,
+    dispatch_accuracy: Option<f64>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatsAnswer<T> {
     from: DateTime<Utc>,
@@ -159,8 +214,8 @@ pub struct StatsAnswer<T> {
     rows: Vec<T>,
 }
 
-/// Indicators per handling unit or per area for a period (docs/indicators.md).
-#[utoipa::path(get, path = "/api/v1/stats/{what}", params(("what" = String, Path, description = "units or areas"), StatsQuery),
+/// Indicators for a period (docs/indicators.md): per handling unit, area, person or subcategory.
+#[utoipa::path(get, path = "/api/v1/stats/{what}", params(("what" = String, Path, description = "units, areas, workers or categories"), StatsQuery),
     responses((status = 200, description = "one row per unit or area", body = Object),
               (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -221,23 +276,65 @@ pub async fn stats(
             let atlas = state.atlas();
             let rows = evaluation::tally_areas(&cases, p, level)
                 .into_iter()
-                .map(|(code, t)| AreaRow {
-                    name: atlas.region(&code).map(|r| r.name.clone()),
-                    level: level.as_str().into(),
-                    closure_rate: t.closure_rate(),
-                    on_time_closure_rate: t.on_time_closure_rate(),
-                    patrol_share: t.patrol_share(),
-                    solved_share_grid: t.solved_share(Level::Grid),
-                    solved_share_community: t.solved_share(Level::Community),
-                    solved_share_street: t.solved_share(Level::Street),
-                    solved_share_district: t.solved_share(Level::District),
-                    code,
-                    reported: t.reported,
-                    registered: t.registered,
-                    registered_by_patrol: t.registered_by_patrol,
-                    closed: t.closed,
-                    cohort_closed: t.cohort_closed,
-                    cohort_closed_on_time: t.cohort_closed_on_time,
+                .map(|(code, t)| {
+                    let name = atlas.region(&code).map(|r| r.name.clone());
+                    area_row(code, name, Some(level), &t)
+                })
+                .collect();
+            Ok(Json(StatsAnswer {
+                from: p.from,
+                to: p.to,
+                rows,
+            })
+            .into_response())
+        }
+        "categories" => {
+            let cases = records(&state, &user, p).await?;
+            let reference = state.reference();
+            let rows: Vec<AreaRow> = evaluation::tally_categories(&cases, p)
+                .into_iter()
+                .map(|(code, t)| {
+                    let name = reference.category("matter", &code).map(|c| c.name.clone());
+                    area_row(code, name, None, &t)
+                })
+                .collect();
+            Ok(Json(StatsAnswer {
+                from: p.from,
+                to: p.to,
+                rows,
+            })
+            .into_response())
+        }
+        "workers" | "people" => {
+            let cases = records(&state, &user, p).await?;
+            let users = state.store.users().await?;
+            let rows: Vec<PersonRow> = evaluation::tally_people(&cases, p)
+                .into_iter()
+                .map(|(username, t)| {
+                    let user = users.iter().find(|u| u.username == username);
+                    PersonRow {
+                        display_name: user.map(|u| u.display_name.clone()),
+                        role: user.map(|u| u.role.clone()),
+                        region_code: user.and_then(|u| u.region_code.clone()),
+                        report_accuracy: t.report_accuracy(),
+                        on_time_confirm_rate: t.on_time_confirm_rate(),
+                        on_time_check_rate: t.on_time_check_rate(),
+                        on_time_registration_rate: t.on_time_registration_rate(),
+                        on_time_dispatch_rate: t.on_time_dispatch_rate(),
+                        dispatch_accuracy: t.dispatch_accuracy(),
+                        username,
+                        reported: t.reported,
+                        valid_reports: t.valid_reports,
+                        confirmed: t.confirmed,
+                        confirmed_on_time: t.confirmed_on_time,
+                        checked: t.checked,
+                        checked_on_time: t.checked_on_time,
+                        registered: t.registered,
+                        registered_on_time: t.registered_on_time,
+                        dispatched: t.dispatched,
+                        dispatched_on_time: t.dispatched_on_time,
+                        dispatch_returned: t.dispatch_returned,
+                    }
                 })
                 .collect();
             Ok(Json(StatsAnswer {
@@ -249,9 +346,7 @@ pub async fn stats(
         }
         other => Err(ApiError::not_found(
             "not_found",
-            format!(
-                "no statistics '{other}': expected units or areas (workers and categories come next)"
-            ),
+            format!("no statistics '{other}': expected units, areas, workers or categories"),
         )),
     }
 }

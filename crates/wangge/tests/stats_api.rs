@@ -142,6 +142,47 @@ async fn a_reworked_case_counts_for_its_unit_and_its_area() {
             "nothing else happened since start"
         );
 
+        let people: Value = server
+            .get(&leader, &format!("/api/v1/stats/workers?from={from}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let person = |name: &str| {
+            people["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["username"] == name)
+                .cloned()
+                .unwrap()
+        };
+        let worker = person("demo-worker");
+        assert_eq!(
+            (
+                worker["reported"].as_u64(),
+                worker["valid_reports"].as_u64(),
+                worker["checked"].as_u64()
+            ),
+            (Some(1), Some(1), Some(2))
+        );
+        assert_eq!(worker["role"], "grid_worker");
+        assert_eq!(person("demo-receiver")["registered"], 1);
+        assert_eq!(person("demo-dispatcher")["dispatched"], 1);
+        assert_eq!(person("demo-dispatcher")["dispatch_accuracy"], 100.0);
+        let categories: Value = server
+            .get(&leader, &format!("/api/v1/stats/categories?from={from}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let row = &categories["rows"][0];
+        assert_eq!(
+            (row["code"].as_str(), row["closed"].as_u64()),
+            (Some("09009"), Some(1))
+        );
+        assert_eq!(row["name"], "机动车乱停放");
+
         // A community user sees its own community only; bad input is named.
         let community = server.login("demo-community").await;
         let mine = server.region_of("demo-community").await;
