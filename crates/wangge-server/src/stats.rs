@@ -26,6 +26,8 @@ pub struct StatsQuery {
     to: Option<String>,
     /// For areas: district, street (default), community or grid.
     level: Option<String>,
+    /// json (default), csv or xlsx.
+    format: Option<String>,
 }
 
 fn instant(field: &str, text: &str, end_of_day: bool) -> ApiResult<DateTime<Utc>> {
@@ -207,146 +209,238 @@ pub struct PersonRow {
     dispatch_accuracy: Option<f64>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StatsAnswer<T> {
+/// The JSON answer: the period and one row per unit, area, person or category.
+#[derive(Debug, Serialize)]
+struct StatsAnswer {
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    rows: Vec<T>,
+    rows: Table,
 }
 
-/// Indicators for a period (docs/indicators.md): per handling unit, area, person or subcategory.
+/// Rows of one kind, as the API answers them and the reports write them.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Table {
+    Units(Vec<UnitRow>),
+    Areas(Vec<AreaRow>),
+    People(Vec<PersonRow>),
+}
+
+impl Table {
+    /// The rows as CSV, headed by the indicator names, fields in declaration order.
+    fn csv(&self) -> Result<Vec<u8>, ApiError> {
+        fn write<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, ApiError> {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            for row in rows {
+                w.serialize(row).map_err(ApiError::internal)?;
+            }
+            w.into_inner().map_err(ApiError::internal)
+        }
+        match self {
+            Table::Units(rows) => write(rows),
+            Table::Areas(rows) => write(rows),
+            Table::People(rows) => write(rows),
+        }
+    }
+}
+
+fn units_table(state: &AppState, cases: &[CaseRecord], p: Period) -> Table {
+    let reference = state.reference();
+    Table::Units(
+        evaluation::tally_units(cases, p)
+            .into_iter()
+            .map(|(unit, t)| UnitRow {
+                unit_name: reference.unit(&unit).map(|u| u.name.clone()),
+                on_time_handling_rate: t.on_time_handling_rate(),
+                handling_rate: t.handling_rate(),
+                rework_rate: t.rework_rate(),
+                average_handling_hours: t.average_handling_hours(),
+                p90_handling_hours: t.p90_handling_hours(),
+                unit,
+                due: t.due,
+                handled: t.handled,
+                handled_on_time: t.handled_on_time,
+                overdue: t.overdue,
+                returned: t.returned,
+                rework_count: t.rework_count,
+            })
+            .collect(),
+    )
+}
+
+fn areas_table(state: &AppState, cases: &[CaseRecord], p: Period, level: Level) -> Table {
+    let atlas = state.atlas();
+    Table::Areas(
+        evaluation::tally_areas(cases, p, level)
+            .into_iter()
+            .map(|(code, t)| {
+                let name = atlas.region(&code).map(|r| r.name.clone());
+                area_row(code, name, Some(level), &t)
+            })
+            .collect(),
+    )
+}
+
+fn categories_table(state: &AppState, cases: &[CaseRecord], p: Period) -> Table {
+    let reference = state.reference();
+    Table::Areas(
+        evaluation::tally_categories(cases, p)
+            .into_iter()
+            .map(|(code, t)| {
+                let name = reference.category("matter", &code).map(|c| c.name.clone());
+                area_row(code, name, None, &t)
+            })
+            .collect(),
+    )
+}
+
+async fn people_table(state: &AppState, cases: &[CaseRecord], p: Period) -> ApiResult<Table> {
+    let users = state.store.users().await?;
+    Ok(Table::People(
+        evaluation::tally_people(cases, p)
+            .into_iter()
+            .map(|(username, t)| {
+                let user = users.iter().find(|u| u.username == username);
+                PersonRow {
+                    display_name: user.map(|u| u.display_name.clone()),
+                    role: user.map(|u| u.role.clone()),
+                    region_code: user.and_then(|u| u.region_code.clone()),
+                    report_accuracy: t.report_accuracy(),
+                    on_time_confirm_rate: t.on_time_confirm_rate(),
+                    on_time_check_rate: t.on_time_check_rate(),
+                    on_time_registration_rate: t.on_time_registration_rate(),
+                    on_time_dispatch_rate: t.on_time_dispatch_rate(),
+                    dispatch_accuracy: t.dispatch_accuracy(),
+                    username,
+                    reported: t.reported,
+                    valid_reports: t.valid_reports,
+                    confirmed: t.confirmed,
+                    confirmed_on_time: t.confirmed_on_time,
+                    checked: t.checked,
+                    checked_on_time: t.checked_on_time,
+                    registered: t.registered,
+                    registered_on_time: t.registered_on_time,
+                    dispatched: t.dispatched,
+                    dispatched_on_time: t.dispatched_on_time,
+                    dispatch_returned: t.dispatch_returned,
+                }
+            })
+            .collect(),
+    ))
+}
+
+fn level_of(text: Option<&str>) -> ApiResult<Level> {
+    match text.unwrap_or("street") {
+        "district" => Ok(Level::District),
+        "street" => Ok(Level::Street),
+        "community" => Ok(Level::Community),
+        "grid" => Ok(Level::Grid),
+        other => Err(ApiError::invalid_field(
+            "level",
+            format!("unknown level '{other}': expected district, street, community or grid"),
+        )),
+    }
+}
+
+/// Indicators for a period (docs/indicators.md): per handling unit, area, person or
+/// subcategory, as JSON, CSV (`format=csv`, UTF-8 with a BOM for Excel) or an Excel workbook
+/// (`format=xlsx`; areas get a sheet per level).
 #[utoipa::path(get, path = "/api/v1/stats/{what}", params(("what" = String, Path, description = "units, areas, workers or categories"), StatsQuery),
-    responses((status = 200, description = "one row per unit or area", body = Object),
+    responses((status = 200, description = "one row per unit, area, person or category", body = Object),
               (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn stats(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(what): Path<String>,
+    headers: axum::http::HeaderMap,
     query: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
     let Query(q) = query?;
     let p = period(&q, state.config.clock.now())?;
-    match what.as_str() {
-        "units" => {
-            let cases = records(&state, &user, p).await?;
-            let reference = state.reference();
-            let rows = evaluation::tally_units(&cases, p)
-                .into_iter()
-                .map(|(unit, t)| UnitRow {
-                    unit_name: reference.unit(&unit).map(|u| u.name.clone()),
-                    on_time_handling_rate: t.on_time_handling_rate(),
-                    handling_rate: t.handling_rate(),
-                    rework_rate: t.rework_rate(),
-                    average_handling_hours: t.average_handling_hours(),
-                    p90_handling_hours: t.p90_handling_hours(),
-                    unit,
-                    due: t.due,
-                    handled: t.handled,
-                    handled_on_time: t.handled_on_time,
-                    overdue: t.overdue,
-                    returned: t.returned,
-                    rework_count: t.rework_count,
-                })
-                .collect();
-            Ok(Json(StatsAnswer {
-                from: p.from,
-                to: p.to,
-                rows,
-            })
-            .into_response())
-        }
-        "areas" => {
-            let level = match q.level.as_deref().unwrap_or("street") {
-                "district" => Level::District,
-                "street" => Level::Street,
-                "community" => Level::Community,
-                "grid" => Level::Grid,
-                other => {
-                    return Err(ApiError::invalid_field(
-                        "level",
-                        format!(
-                            "unknown level '{other}': expected district, street, community or grid"
-                        ),
-                    ));
-                }
-            };
-            let cases = records(&state, &user, p).await?;
-            let atlas = state.atlas();
-            let rows = evaluation::tally_areas(&cases, p, level)
-                .into_iter()
-                .map(|(code, t)| {
-                    let name = atlas.region(&code).map(|r| r.name.clone());
-                    area_row(code, name, Some(level), &t)
-                })
-                .collect();
-            Ok(Json(StatsAnswer {
-                from: p.from,
-                to: p.to,
-                rows,
-            })
-            .into_response())
-        }
-        "categories" => {
-            let cases = records(&state, &user, p).await?;
-            let reference = state.reference();
-            let rows: Vec<AreaRow> = evaluation::tally_categories(&cases, p)
-                .into_iter()
-                .map(|(code, t)| {
-                    let name = reference.category("matter", &code).map(|c| c.name.clone());
-                    area_row(code, name, None, &t)
-                })
-                .collect();
-            Ok(Json(StatsAnswer {
-                from: p.from,
-                to: p.to,
-                rows,
-            })
-            .into_response())
-        }
-        "workers" | "people" => {
-            let cases = records(&state, &user, p).await?;
-            let users = state.store.users().await?;
-            let rows: Vec<PersonRow> = evaluation::tally_people(&cases, p)
-                .into_iter()
-                .map(|(username, t)| {
-                    let user = users.iter().find(|u| u.username == username);
-                    PersonRow {
-                        display_name: user.map(|u| u.display_name.clone()),
-                        role: user.map(|u| u.role.clone()),
-                        region_code: user.and_then(|u| u.region_code.clone()),
-                        report_accuracy: t.report_accuracy(),
-                        on_time_confirm_rate: t.on_time_confirm_rate(),
-                        on_time_check_rate: t.on_time_check_rate(),
-                        on_time_registration_rate: t.on_time_registration_rate(),
-                        on_time_dispatch_rate: t.on_time_dispatch_rate(),
-                        dispatch_accuracy: t.dispatch_accuracy(),
-                        username,
-                        reported: t.reported,
-                        valid_reports: t.valid_reports,
-                        confirmed: t.confirmed,
-                        confirmed_on_time: t.confirmed_on_time,
-                        checked: t.checked,
-                        checked_on_time: t.checked_on_time,
-                        registered: t.registered,
-                        registered_on_time: t.registered_on_time,
-                        dispatched: t.dispatched,
-                        dispatched_on_time: t.dispatched_on_time,
-                        dispatch_returned: t.dispatch_returned,
-                    }
-                })
-                .collect();
-            Ok(Json(StatsAnswer {
-                from: p.from,
-                to: p.to,
-                rows,
-            })
-            .into_response())
-        }
-        other => Err(ApiError::not_found(
+    let format = q.format.as_deref().unwrap_or("json");
+    if !["json", "csv", "xlsx"].contains(&format) {
+        return Err(ApiError::invalid_field(
+            "format",
+            format!("unknown format '{format}': expected json, csv or xlsx"),
+        ));
+    }
+    let level = level_of(q.level.as_deref())?;
+    if !["units", "areas", "workers", "people", "categories"].contains(&what.as_str()) {
+        return Err(ApiError::not_found(
             "not_found",
-            format!("no statistics '{other}': expected units, areas, workers or categories"),
-        )),
+            format!("no statistics '{what}': expected units, areas, workers or categories"),
+        ));
+    }
+    let cases = records(&state, &user, p).await?;
+    let mut tables: Vec<(&str, Table)> = match what.as_str() {
+        "units" => vec![("units", units_table(&state, &cases, p))],
+        "categories" => vec![("categories", categories_table(&state, &cases, p))],
+        "areas" if format == "xlsx" => [
+            Level::District,
+            Level::Street,
+            Level::Community,
+            Level::Grid,
+        ]
+        .into_iter()
+        .map(|l| (l.as_str(), areas_table(&state, &cases, p, l)))
+        .collect(),
+        "areas" => vec![(level.as_str(), areas_table(&state, &cases, p, level))],
+        _ => vec![("workers", people_table(&state, &cases, p).await?)],
+    };
+    let file = format!(
+        "wangge-{what}-{}-{}",
+        (p.from + chrono::Duration::hours(8)).format("%Y%m%d"),
+        (p.to + chrono::Duration::hours(8)).format("%Y%m%d")
+    );
+    match format {
+        "csv" => {
+            let mut body = b"\xEF\xBB\xBF".to_vec();
+            if let Some((_, table)) = tables.first() {
+                body.extend(table.csv()?);
+            }
+            Ok((
+                [
+                    (
+                        axum::http::header::CONTENT_TYPE,
+                        "text/csv; charset=utf-8".to_owned(),
+                    ),
+                    (
+                        axum::http::header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{file}.csv\""),
+                    ),
+                ],
+                body,
+            )
+                .into_response())
+        }
+        "xlsx" => {
+            let lang = crate::console::Lang::from_headers(&headers);
+            let bytes = crate::console::report::workbook(
+                lang,
+                &tables
+                    .iter()
+                    .map(|(sheet, table)| Ok((*sheet, table.csv()?)))
+                    .collect::<ApiResult<Vec<_>>>()?,
+            )
+            .map_err(ApiError::internal)?;
+            Ok(crate::console::desks::xlsx_response(
+                bytes,
+                &format!("{file}.xlsx"),
+            ))
+        }
+        _ => {
+            let rows = tables
+                .pop()
+                .map(|(_, t)| t)
+                .unwrap_or(Table::Units(Vec::new()));
+            Ok(Json(StatsAnswer {
+                from: p.from,
+                to: p.to,
+                rows,
+            })
+            .into_response())
+        }
     }
 }

@@ -183,6 +183,59 @@ async fn a_reworked_case_counts_for_its_unit_and_its_area() {
         );
         assert_eq!(row["name"], "机动车乱停放");
 
+        // Reports: CSV for Excel, and a workbook with a sheet per level.
+        let resp = server
+            .get(
+                &leader,
+                &format!("/api/v1/stats/units?from={from}&format=csv"),
+            )
+            .await;
+        assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
+        let csv = resp.bytes().await.unwrap();
+        assert!(
+            csv.starts_with(b"\xEF\xBB\xBF"),
+            "a BOM, so Excel reads UTF-8"
+        );
+        let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+        assert!(text.starts_with("unit,unit_name,due,handled,"), "{text}");
+        assert!(text.contains(&format!("{unit},")));
+        let resp = server
+            .get(
+                &leader,
+                &format!("/api/v1/stats/areas?from={from}&format=xlsx"),
+            )
+            .await;
+        assert_eq!(resp.status().as_u16(), 200);
+        let bytes = resp.bytes().await.unwrap().to_vec();
+        {
+            use calamine::{DataType, Reader};
+            let mut book: calamine::Xlsx<_> =
+                calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+            assert_eq!(book.sheet_names(), ["区", "街道", "社区", "网格"]);
+            let streets = book.worksheet_range("街道").unwrap();
+            assert_eq!(streets.get((0, 0)).unwrap().to_string(), "编码");
+            let header: Vec<String> = streets
+                .rows()
+                .next()
+                .unwrap()
+                .iter()
+                .map(|c| c.to_string())
+                .collect();
+            let closed = header.iter().position(|h| h == "结案数").unwrap();
+            assert_eq!(
+                streets.get((1, 0)).unwrap().to_string(),
+                street,
+                "codes stay text"
+            );
+            assert_eq!(
+                streets.get((1, closed)).unwrap().as_f64(),
+                Some(1.0),
+                "counts are numbers"
+            );
+        }
+        let resp = server.get(&leader, "/api/v1/stats/units?format=pdf").await;
+        assert_eq!(resp.status().as_u16(), 422);
+
         // A community user sees its own community only; bad input is named.
         let community = server.login("demo-community").await;
         let mine = server.region_of("demo-community").await;

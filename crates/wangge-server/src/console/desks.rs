@@ -492,7 +492,7 @@ async fn desk_page(
     Ok(render("desk.html", page_context(&state, &who, &path, ctx)))
 }
 
-pub(super) fn xlsx_response(bytes: Vec<u8>, file_name: &str) -> Response {
+pub(crate) fn xlsx_response(bytes: Vec<u8>, file_name: &str) -> Response {
     (
         [
             (

@@ -18,6 +18,7 @@ mod export;
 pub mod i18n;
 pub mod map;
 pub mod phone;
+pub mod report;
 
 use std::sync::{Arc, OnceLock};
 
