@@ -557,6 +557,81 @@ pub fn tally_people(cases: &[CaseRecord], period: Period) -> BTreeMap<String, Pe
     out
 }
 
+/// Weights of a composite score: each indicator (a percentage) times its weight, over the sum of
+/// the weights of the indicators that have a value. Defaults follow DESIGN.md §5 (volume scores,
+/// which need step tables, are left out).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UnitWeights {
+    pub on_time_handling: f64,
+    pub handling: f64,
+    /// Applied to `100 − rework_rate`.
+    pub no_rework: f64,
+}
+
+impl Default for UnitWeights {
+    fn default() -> Self {
+        UnitWeights {
+            on_time_handling: 40.0,
+            handling: 30.0,
+            no_rework: 30.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AreaWeights {
+    pub closure: f64,
+    pub on_time_closure: f64,
+    pub patrol_share: f64,
+}
+
+impl Default for AreaWeights {
+    fn default() -> Self {
+        AreaWeights {
+            closure: 40.0,
+            on_time_closure: 40.0,
+            patrol_share: 20.0,
+        }
+    }
+}
+
+/// Σ weight × value ÷ Σ weight over the parts that have a value, two decimals; None when none has.
+fn weighted(parts: &[(f64, Option<f64>)]) -> Option<f64> {
+    let (sum, weights) = parts
+        .iter()
+        .filter_map(|(w, v)| v.map(|v| (w * v, *w)))
+        .fold((0.0, 0.0), |(s, ws), (x, w)| (s + x, ws + w));
+    (weights > 0.0).then(|| (sum / weights * 100.0).round() / 100.0)
+}
+
+impl UnitTally {
+    /// The unit's composite score (0–100); None when nothing was due.
+    pub fn score(&self, w: &UnitWeights) -> Option<f64> {
+        if self.due == 0 {
+            return None;
+        }
+        weighted(&[
+            (w.on_time_handling, self.on_time_handling_rate()),
+            (w.handling, self.handling_rate()),
+            (w.no_rework, self.rework_rate().map(|r| 100.0 - r)),
+        ])
+    }
+}
+
+impl AreaTally {
+    /// The area's composite score (0–100); None when nothing was registered.
+    pub fn score(&self, w: &AreaWeights) -> Option<f64> {
+        if self.registered == 0 {
+            return None;
+        }
+        weighted(&[
+            (w.closure, self.closure_rate()),
+            (w.on_time_closure, self.on_time_closure_rate()),
+            (w.patrol_share, self.patrol_share()),
+        ])
+    }
+}
+
 /// `numerator ÷ denominator` as a percentage with two decimals; None when nothing was due, so
 /// an empty period shows as "—" rather than 0 % or 100 %.
 pub fn rate(numerator: u64, denominator: u64) -> Option<f64> {
@@ -1047,6 +1122,36 @@ mod tests {
         assert_eq!(categories["09009"].closed, 1);
         assert_eq!(categories["06001"].registered, 1);
         assert_eq!(categories["06001"].closure_rate(), Some(0.0));
+    }
+
+    #[test]
+    fn composite_scores_weigh_what_has_a_value() {
+        let unit = UnitTally {
+            due: 4,
+            handled: 3,
+            handled_on_time: 2,
+            rework_count: 1,
+            ..UnitTally::default()
+        };
+        // 40 × 50 + 30 × 75 + 30 × (100 − 33.33) = 6250.1 → ÷ 100
+        assert_eq!(unit.score(&UnitWeights::default()), Some(62.5));
+        assert_eq!(UnitTally::default().score(&UnitWeights::default()), None);
+        // Nothing handled: no rework rate, so the score weighs the other two only.
+        let idle = UnitTally {
+            due: 2,
+            overdue: 2,
+            ..UnitTally::default()
+        };
+        assert_eq!(idle.score(&UnitWeights::default()), Some(0.0));
+        let area = AreaTally {
+            registered: 4,
+            cohort_closed: 4,
+            cohort_closed_on_time: 2,
+            registered_by_patrol: 1,
+            ..AreaTally::default()
+        };
+        // 40 × 100 + 40 × 50 + 20 × 25 = 6500 → 65
+        assert_eq!(area.score(&AreaWeights::default()), Some(65.0));
     }
 
     #[test]

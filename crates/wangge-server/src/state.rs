@@ -38,6 +38,9 @@ pub struct Config {
     /// Mark the session cookie Secure: set it when users reach the server over HTTPS (as they
     /// must outside one machine), so the browser never sends the cookie in clear text.
     pub secure_cookies: bool,
+    /// Weights of the handling units' and the areas' composite scores (docs/indicators.md).
+    pub unit_weights: wangge_domain::evaluation::UnitWeights,
+    pub area_weights: wangge_domain::evaluation::AreaWeights,
 }
 
 /// The time cases are stamped with: the system clock, or an instant set by whoever replays
@@ -80,6 +83,8 @@ impl Default for Config {
             map_tile_url: None,
             clock: Clock::default(),
             secure_cookies: false,
+            unit_weights: Default::default(),
+            area_weights: Default::default(),
         }
     }
 }

@@ -132,6 +132,12 @@ pub struct UnitRow {
     rework_rate: Option<f64>,
     average_handling_hours: Option<f64>,
     p90_handling_hours: Option<f64>,
+    /// Composite score 0–100 (weights in the configuration); null when nothing was due.
+    score: Option<f64>,
+    /// A ≥ 90, B ≥ 75, C ≥ 60, D ≥ 40, E below.
+    grade: Option<char>,
+    /// By score, ties sharing a rank ("1, 2, 2, 4").
+    rank: Option<usize>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -154,6 +160,10 @@ pub struct AreaRow {
     solved_share_community: Option<f64>,
     solved_share_street: Option<f64>,
     solved_share_district: Option<f64>,
+    /// Composite score 0–100; null when nothing was registered.
+    score: Option<f64>,
+    grade: Option<char>,
+    rank: Option<usize>,
 }
 
 fn area_row(
@@ -161,8 +171,12 @@ fn area_row(
     name: Option<String>,
     level: Option<Level>,
     t: &evaluation::AreaTally,
+    weights: &evaluation::AreaWeights,
 ) -> AreaRow {
     AreaRow {
+        score: t.score(weights),
+        grade: None,
+        rank: None,
         name,
         level: level.map(|l| l.as_str().to_owned()),
         closure_rate: t.closure_rate(),
@@ -227,6 +241,40 @@ enum Table {
 }
 
 impl Table {
+    /// Grades and ranks the rows by their scores.
+    fn ranked(mut self) -> Table {
+        fn apply<T>(
+            rows: &mut [T],
+            score: impl Fn(&T) -> Option<f64>,
+            set: impl Fn(&mut T, Option<char>, Option<usize>),
+        ) {
+            let scores: Vec<Option<f64>> = rows.iter().map(&score).collect();
+            for ((row, rank), s) in rows.iter_mut().zip(evaluation::rank(&scores)).zip(scores) {
+                set(row, s.map(evaluation::grade), rank);
+            }
+        }
+        match &mut self {
+            Table::Units(rows) => apply(
+                rows,
+                |r| r.score,
+                |r, g, k| {
+                    r.grade = g;
+                    r.rank = k;
+                },
+            ),
+            Table::Areas(rows) => apply(
+                rows,
+                |r| r.score,
+                |r, g, k| {
+                    r.grade = g;
+                    r.rank = k;
+                },
+            ),
+            Table::People(_) => {}
+        }
+        self
+    }
+
     /// The rows as CSV, headed by the indicator names, fields in declaration order.
     fn csv(&self) -> Result<Vec<u8>, ApiError> {
         fn write<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, ApiError> {
@@ -256,6 +304,9 @@ fn units_table(state: &AppState, cases: &[CaseRecord], p: Period) -> Table {
                 rework_rate: t.rework_rate(),
                 average_handling_hours: t.average_handling_hours(),
                 p90_handling_hours: t.p90_handling_hours(),
+                score: t.score(&state.config.unit_weights),
+                grade: None,
+                rank: None,
                 unit,
                 due: t.due,
                 handled: t.handled,
@@ -264,8 +315,9 @@ fn units_table(state: &AppState, cases: &[CaseRecord], p: Period) -> Table {
                 returned: t.returned,
                 rework_count: t.rework_count,
             })
-            .collect(),
+            .collect::<Vec<_>>(),
     )
+    .ranked()
 }
 
 fn areas_table(state: &AppState, cases: &[CaseRecord], p: Period, level: Level) -> Table {
@@ -275,10 +327,11 @@ fn areas_table(state: &AppState, cases: &[CaseRecord], p: Period, level: Level) 
             .into_iter()
             .map(|(code, t)| {
                 let name = atlas.region(&code).map(|r| r.name.clone());
-                area_row(code, name, Some(level), &t)
+                area_row(code, name, Some(level), &t, &state.config.area_weights)
             })
             .collect(),
     )
+    .ranked()
 }
 
 fn categories_table(state: &AppState, cases: &[CaseRecord], p: Period) -> Table {
@@ -288,10 +341,11 @@ fn categories_table(state: &AppState, cases: &[CaseRecord], p: Period) -> Table 
             .into_iter()
             .map(|(code, t)| {
                 let name = reference.category("matter", &code).map(|c| c.name.clone());
-                area_row(code, name, None, &t)
+                area_row(code, name, None, &t, &state.config.area_weights)
             })
             .collect(),
     )
+    .ranked()
 }
 
 async fn people_table(state: &AppState, cases: &[CaseRecord], p: Period) -> ApiResult<Table> {

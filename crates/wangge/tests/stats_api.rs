@@ -109,6 +109,15 @@ async fn a_reworked_case_counts_for_its_unit_and_its_area() {
         assert_eq!(row["rework_rate"], 50.0);
         assert_eq!(row["on_time_handling_rate"], 100.0);
         assert!(row["unit_name"].is_string());
+        // 40 × 100 (on time) + 30 × 100 (handled) + 30 × (100 − 50) (rework), over 100.
+        assert_eq!(
+            (
+                row["score"].as_f64(),
+                row["grade"].as_str(),
+                row["rank"].as_u64()
+            ),
+            (Some(85.0), Some("B"), Some(1))
+        );
 
         let areas: Value = server
             .get(
@@ -136,6 +145,10 @@ async fn a_reworked_case_counts_for_its_unit_and_its_area() {
         );
         assert_eq!(row["closure_rate"], 100.0);
         assert_eq!(row["patrol_share"], 100.0);
+        assert_eq!(
+            (row["score"].as_f64(), row["grade"].as_str()),
+            (Some(100.0), Some("A"))
+        );
         assert_eq!(
             areas["rows"].as_array().unwrap().len(),
             1,
