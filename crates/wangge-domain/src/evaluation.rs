@@ -632,6 +632,57 @@ impl AreaTally {
     }
 }
 
+/// A place where one subcategory keeps coming back: the cases of that subcategory in one square
+/// cell of the ground.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hotspot {
+    pub category_code: String,
+    /// The mean position of the cell's cases.
+    pub lon: f64,
+    pub lat: f64,
+    pub count: usize,
+}
+
+/// Hotspots by cell counts: cases grouped by subcategory and by square cells of `cell_m` metres
+/// (an equirectangular grid anchored at 0°, 0°, fine at city scale), cells holding at least
+/// `min_count` cases, most cases first (then by subcategory, for a stable order).
+pub fn hotspots(
+    cases: impl IntoIterator<Item = (String, f64, f64)>,
+    cell_m: f64,
+    min_count: usize,
+) -> Vec<Hotspot> {
+    const METRES_PER_DEGREE: f64 = 111_320.0;
+    let cell_m = cell_m.max(1.0);
+    let mut cells: BTreeMap<(String, i64, i64), (f64, f64, usize)> = BTreeMap::new();
+    for (category, lon, lat) in cases {
+        if !(lon.is_finite() && lat.is_finite()) {
+            continue;
+        }
+        let x = (lon * METRES_PER_DEGREE * lat.to_radians().cos() / cell_m).floor() as i64;
+        let y = (lat * METRES_PER_DEGREE / cell_m).floor() as i64;
+        let cell = cells.entry((category, x, y)).or_insert((0.0, 0.0, 0));
+        cell.0 += lon;
+        cell.1 += lat;
+        cell.2 += 1;
+    }
+    let mut out: Vec<Hotspot> = cells
+        .into_iter()
+        .filter(|(_, (_, _, n))| *n >= min_count.max(1))
+        .map(|((category_code, _, _), (lon, lat, n))| Hotspot {
+            category_code,
+            lon: lon / n as f64,
+            lat: lat / n as f64,
+            count: n,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.category_code.cmp(&b.category_code))
+    });
+    out
+}
+
 /// `numerator ÷ denominator` as a percentage with two decimals; None when nothing was due, so
 /// an empty period shows as "—" rather than 0 % or 100 %.
 pub fn rate(numerator: u64, denominator: u64) -> Option<f64> {
@@ -1077,6 +1128,31 @@ mod tests {
         };
         // 40 × 100 + 40 × 50 + 20 × 25 = 6500 → 65
         assert_eq!(area.score(&AreaWeights::default()), Some(65.0));
+    }
+
+    #[test]
+    fn hotspots_are_cells_where_one_subcategory_recurs() {
+        let near = |i: u32| 114.30 + f64::from(i) * 0.00005; // about 5 m apart
+        let mut cases: Vec<(String, f64, f64)> = (0..4)
+            .map(|i| ("06010".to_owned(), near(i), 30.58001))
+            .collect();
+        // The same place, another subcategory twice; a lone case far away.
+        cases.push(("09009".into(), 114.30001, 30.58001));
+        cases.push(("09009".into(), 114.30002, 30.58002));
+        cases.push(("06010".into(), 114.40, 30.60));
+        let spots = hotspots(cases.clone(), 100.0, 2);
+        assert_eq!(spots.len(), 2);
+        assert_eq!(
+            (spots[0].category_code.as_str(), spots[0].count),
+            ("06010", 4)
+        );
+        assert!((spots[0].lon - 114.300075).abs() < 1e-9);
+        assert_eq!(
+            (spots[1].category_code.as_str(), spots[1].count),
+            ("09009", 2)
+        );
+        assert_eq!(hotspots(cases, 100.0, 5), Vec::new());
+        assert!(hotspots(vec![("x".into(), f64::NAN, 0.0)], 100.0, 1).is_empty());
     }
 
     #[test]

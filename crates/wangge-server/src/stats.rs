@@ -28,6 +28,10 @@ pub struct StatsQuery {
     level: Option<String>,
     /// json (default), csv or xlsx.
     format: Option<String>,
+    /// Hotspots: the side of a cell in metres (default 100).
+    cell_m: Option<f64>,
+    /// Hotspots: the fewest cases of one subcategory in a cell that make it one (default 3).
+    min: Option<usize>,
 }
 
 fn instant(field: &str, text: &str, end_of_day: bool) -> ApiResult<DateTime<Utc>> {
@@ -238,6 +242,17 @@ enum Table {
     Units(Vec<UnitRow>),
     Areas(Vec<AreaRow>),
     People(Vec<PersonRow>),
+    Hotspots(Vec<HotspotRow>),
+}
+
+/// A place where one subcategory keeps coming back.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HotspotRow {
+    category_code: String,
+    category_name: Option<String>,
+    lon: f64,
+    lat: f64,
+    count: usize,
 }
 
 impl Table {
@@ -270,7 +285,7 @@ impl Table {
                     r.rank = k;
                 },
             ),
-            Table::People(_) => {}
+            Table::People(_) | Table::Hotspots(_) => {}
         }
         self
     }
@@ -288,6 +303,7 @@ impl Table {
             Table::Units(rows) => write(rows),
             Table::Areas(rows) => write(rows),
             Table::People(rows) => write(rows),
+            Table::Hotspots(rows) => write(rows),
         }
     }
 }
@@ -383,6 +399,42 @@ async fn people_table(state: &AppState, cases: &[CaseRecord], p: Period) -> ApiR
     ))
 }
 
+/// Cases reported in the period, clustered by subcategory and cell.
+async fn hotspots_table(
+    state: &AppState,
+    user: &CurrentUser,
+    p: Period,
+    cell_m: f64,
+    min: usize,
+) -> ApiResult<Table> {
+    let query = CaseQuery {
+        from: Some(p.from),
+        to: Some(p.to),
+        ..CaseQuery::default()
+    };
+    let (filter, _, _) = case_filter(&user.actor, query, state.config.clock.now())?;
+    let points = state.store.case_points(&filter).await?;
+    let reference = state.reference();
+    Ok(Table::Hotspots(
+        evaluation::hotspots(
+            points.into_iter().map(|c| (c.category_code, c.lon, c.lat)),
+            cell_m,
+            min,
+        )
+        .into_iter()
+        .map(|h| HotspotRow {
+            category_name: reference
+                .category("matter", &h.category_code)
+                .map(|c| c.name.clone()),
+            category_code: h.category_code,
+            lon: (h.lon * 1e6).round() / 1e6,
+            lat: (h.lat * 1e6).round() / 1e6,
+            count: h.count,
+        })
+        .collect(),
+    ))
+}
+
 fn level_of(text: Option<&str>) -> ApiResult<Level> {
     match text.unwrap_or("street") {
         "district" => Ok(Level::District),
@@ -399,7 +451,7 @@ fn level_of(text: Option<&str>) -> ApiResult<Level> {
 /// Indicators for a period (docs/indicators.md): per handling unit, area, person or
 /// subcategory, as JSON, CSV (`format=csv`, UTF-8 with a BOM for Excel) or an Excel workbook
 /// (`format=xlsx`; areas get a sheet per level).
-#[utoipa::path(get, path = "/api/v1/stats/{what}", params(("what" = String, Path, description = "units, areas, workers or categories"), StatsQuery),
+#[utoipa::path(get, path = "/api/v1/stats/{what}", params(("what" = String, Path, description = "units, areas, workers, categories or hotspots"), StatsQuery),
     responses((status = 200, description = "one row per unit, area, person or category", body = Object),
               (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -410,7 +462,6 @@ pub async fn stats(
     headers: axum::http::HeaderMap,
     query: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<axum::response::Response> {
-    use axum::response::IntoResponse;
     let Query(q) = query?;
     let p = period(&q, state.config.clock.now())?;
     let format = q.format.as_deref().unwrap_or("json");
@@ -421,6 +472,18 @@ pub async fn stats(
         ));
     }
     let level = level_of(q.level.as_deref())?;
+    let cell_m = q.cell_m.unwrap_or(100.0);
+    if !(cell_m.is_finite() && (10.0..=10_000.0).contains(&cell_m)) {
+        return Err(ApiError::invalid_field(
+            "cell_m",
+            "cell_m must be between 10 and 10000 metres",
+        ));
+    }
+    let min = q.min.unwrap_or(3).max(1);
+    if what == "hotspots" {
+        let table = hotspots_table(&state, &user, p, cell_m, min).await?;
+        return answer(format, &what, p, vec![("hotspots", table)], &headers);
+    }
     if !["units", "areas", "workers", "people", "categories"].contains(&what.as_str()) {
         return Err(ApiError::not_found(
             "not_found",
@@ -428,7 +491,7 @@ pub async fn stats(
         ));
     }
     let cases = records(&state, &user, p).await?;
-    let mut tables: Vec<(&str, Table)> = match what.as_str() {
+    let tables: Vec<(&str, Table)> = match what.as_str() {
         "units" => vec![("units", units_table(&state, &cases, p))],
         "categories" => vec![("categories", categories_table(&state, &cases, p))],
         "areas" if format == "xlsx" => [
@@ -443,6 +506,19 @@ pub async fn stats(
         "areas" => vec![(level.as_str(), areas_table(&state, &cases, p, level))],
         _ => vec![("workers", people_table(&state, &cases, p).await?)],
     };
+    answer(format, &what, p, tables, &headers)
+}
+
+/// The tables as JSON (the last table's rows), CSV (the first table) or an .xlsx workbook (every
+/// table a sheet).
+fn answer(
+    format: &str,
+    what: &str,
+    p: Period,
+    mut tables: Vec<(&str, Table)>,
+    headers: &axum::http::HeaderMap,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     let file = format!(
         "wangge-{what}-{}-{}",
         (p.from + chrono::Duration::hours(8)).format("%Y%m%d"),
@@ -470,7 +546,7 @@ pub async fn stats(
                 .into_response())
         }
         "xlsx" => {
-            let lang = crate::console::Lang::from_headers(&headers);
+            let lang = crate::console::Lang::from_headers(headers);
             let bytes = crate::console::report::workbook(
                 lang,
                 &tables

@@ -249,6 +249,38 @@ async fn a_reworked_case_counts_for_its_unit_and_its_area() {
         let resp = server.get(&leader, "/api/v1/stats/units?format=pdf").await;
         assert_eq!(resp.status().as_u16(), 422);
 
+        // Two more reports of the same problem at the same place make it a hotspot.
+        let worker = server.login("demo-worker").await;
+        for _ in 0..2 {
+            let resp = server
+                .post(
+                    &worker,
+                    "/api/v1/cases",
+                    &json!({"category": "09009", "description": "又停满了",
+                    "lon": lon, "lat": lat, "source": "patrol"}),
+                )
+                .await;
+            assert_eq!(resp.status().as_u16(), 201);
+        }
+        let spots: Value = server
+            .get(
+                &leader,
+                &format!("/api/v1/stats/hotspots?from={from}&min=3"),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let rows = spots["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 1, "{spots}");
+        assert_eq!(
+            (rows[0]["category_code"].as_str(), rows[0]["count"].as_u64()),
+            (Some("09009"), Some(3))
+        );
+        assert!((rows[0]["lon"].as_f64().unwrap() - lon).abs() < 1e-5);
+        let resp = server.get(&leader, "/api/v1/stats/hotspots?cell_m=1").await;
+        assert_eq!(resp.status().as_u16(), 422);
+
         // A community user sees its own community only; bad input is named.
         let community = server.login("demo-community").await;
         let mine = server.region_of("demo-community").await;
