@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use wangge_domain::case::Source;
@@ -15,7 +15,9 @@ use crate::auth::CurrentUser;
 use crate::case_api::{CaseQuery, case_filter};
 use crate::cases::{Cached, clock_limits, timed_steps};
 use crate::error::{ApiError, ApiResult};
+use crate::local_day;
 use crate::state::AppState;
+use wangge_domain::calendar::WorkingCalendar;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct StatsQuery {
@@ -34,37 +36,39 @@ pub struct StatsQuery {
     min: Option<usize>,
 }
 
-fn instant(field: &str, text: &str, end_of_day: bool) -> ApiResult<DateTime<Utc>> {
+/// A bound of the period: an RFC 3339 instant, or a day of the calendar (a `to` day included).
+fn instant(
+    cal: &WorkingCalendar,
+    field: &str,
+    text: &str,
+    end_of_day: bool,
+) -> ApiResult<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
-    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+    let day = local_day::parse_day(field, text).map_err(|_| {
         ApiError::invalid_field(
             field,
             format!("{field} must be a date like 2026-11-01 or an RFC 3339 time"),
         )
     })?;
-    let day = if end_of_day {
-        day.succ_opt().unwrap_or(day)
+    Ok(if end_of_day {
+        local_day::day_end(cal, day)
     } else {
-        day
-    };
-    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-    // Days are Beijing days.
-    Ok(DateTime::<Utc>::from_naive_utc_and_offset(midnight, Utc) - chrono::Duration::hours(8))
+        local_day::day_start(cal, day)
+    })
 }
 
-fn period(q: &StatsQuery, now: DateTime<Utc>) -> ApiResult<Period> {
+fn period(q: &StatsQuery, cal: &WorkingCalendar, now: DateTime<Utc>) -> ApiResult<Period> {
     let from = match q.from.as_deref() {
-        Some(f) => instant("from", f, false)?,
+        Some(f) => instant(cal, "from", f, false)?,
         None => {
-            let beijing = (now + chrono::Duration::hours(8)).date_naive();
-            let first = beijing.with_day0(0).unwrap_or(beijing);
-            instant("from", &first.format("%Y-%m-%d").to_string(), false)?
+            let today = local_day::day_of(cal, now);
+            local_day::day_start(cal, today.with_day0(0).unwrap_or(today))
         }
     };
     let to = match q.to.as_deref() {
-        Some(t) => instant("to", t, true)?,
+        Some(t) => instant(cal, "to", t, true)?,
         None => now,
     };
     if from >= to {
@@ -463,7 +467,7 @@ pub async fn stats(
     query: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<axum::response::Response> {
     let Query(q) = query?;
-    let p = period(&q, state.config.clock.now())?;
+    let p = period(&q, &state.calendar(), state.config.clock.now())?;
     let format = q.format.as_deref().unwrap_or("json");
     if !["json", "csv", "xlsx"].contains(&format) {
         return Err(ApiError::invalid_field(

@@ -6,7 +6,6 @@ mod common;
 
 use common::{Session, TestServer};
 use wangge_server::Config;
-use wangge_store::Store;
 
 /// A PNG of a few pixels, as a phone would send a photo.
 fn png() -> Vec<u8> {
@@ -205,20 +204,7 @@ async fn a_case_goes_round_the_loop_through_the_desks() {
             .rsplit('"')
             .next()
             .unwrap();
-        let unit_user = server
-            .db
-            .store
-            .user_by_username("demo-unit")
-            .await
-            .unwrap()
-            .unwrap();
-        let unit = server
-            .state
-            .reference()
-            .unit_by_id(unit_user.unit_id.unwrap())
-            .unwrap()
-            .code
-            .clone();
+        let unit = server.unit_of("demo-unit").await;
         assert_eq!(suggested, unit);
         act(&dispatcher, &id, "dispatch", &[("unit", &unit)]).await;
 
@@ -364,20 +350,7 @@ async fn the_dispatcher_decides_extension_requests_from_the_supervision_desk() {
         let receiver = server.session("demo-receiver").await;
         act(&receiver, &id, "register", &[]).await;
         let dispatcher = server.session("demo-dispatcher").await;
-        let unit_user = server
-            .db
-            .store
-            .user_by_username("demo-unit")
-            .await
-            .unwrap()
-            .unwrap();
-        let unit = server
-            .state
-            .reference()
-            .unit_by_id(unit_user.unit_id.unwrap())
-            .unwrap()
-            .code
-            .clone();
+        let unit = server.unit_of("demo-unit").await;
         act(&dispatcher, &id, "dispatch", &[("unit", &unit)]).await;
         let handler = server.session("demo-unit").await;
         act(&handler, &id, "accept", &[]).await;

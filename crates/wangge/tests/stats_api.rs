@@ -7,7 +7,6 @@ mod common;
 use common::TestServer;
 use serde_json::{Value, json};
 use wangge_server::Config;
-use wangge_store::Store;
 
 async fn act(server: &TestServer, user: &str, id: &str, command: Value) {
     let token = server.login(user).await;
@@ -52,20 +51,7 @@ async fn a_reworked_case_counts_for_its_unit_and_its_area() {
             .as_str()
             .unwrap()
             .to_owned();
-        let unit_user = server
-            .db
-            .store
-            .user_by_username("demo-unit")
-            .await
-            .unwrap()
-            .unwrap();
-        let unit = server
-            .state
-            .reference()
-            .unit_by_id(unit_user.unit_id.unwrap())
-            .unwrap()
-            .code
-            .clone();
+        let unit = server.unit_of("demo-unit").await;
         act(&server, "demo-receiver", &id, json!({"action": "register"})).await;
         act(
             &server,

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 use wangge_domain::case_loop::{self, ActionName};
@@ -20,7 +20,9 @@ use crate::api::light_of;
 use crate::case_api::{CaseQuery, case_filter};
 use crate::cases::Cached;
 use crate::error::ApiError;
+use crate::local_day;
 use crate::state::AppState;
+use wangge_domain::calendar::WorkingCalendar;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/console/desk/{desk}", get(desk_page))
@@ -174,17 +176,8 @@ fn blank_to_none(v: &Option<String>) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// A date from a date input as the start of that day in Beijing time.
-fn day_start(field: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
-    let day = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
-        ApiError::invalid_field(field, format!("{field} must be a date like 2026-11-24"))
-    })?;
-    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-    Ok(DateTime::<Utc>::from_naive_utc_and_offset(midnight, Utc) - chrono::Duration::hours(8))
-}
-
 impl DeskQuery {
-    fn case_query(&self, desk: Desk) -> Result<CaseQuery, ApiError> {
+    fn case_query(&self, desk: Desk, cal: &WorkingCalendar) -> Result<CaseQuery, ApiError> {
         let mut q = CaseQuery {
             state: blank_to_none(&self.state),
             category: blank_to_none(&self.category),
@@ -217,10 +210,13 @@ impl DeskQuery {
             q.pending_extension = Some(true);
         }
         if let Some(from) = blank_to_none(&self.from) {
-            q.from = Some(day_start("from", &from)?);
+            q.from = Some(local_day::day_start(
+                cal,
+                local_day::parse_day("from", &from)?,
+            ));
         }
         if let Some(to) = blank_to_none(&self.to) {
-            q.to = Some(day_start("to", &to)? + chrono::Duration::days(1));
+            q.to = Some(local_day::day_end(cal, local_day::parse_day("to", &to)?));
         }
         q.page = match blank_to_none(&self.page) {
             Some(p) => Some(
@@ -409,8 +405,12 @@ async fn desk_page(
     who.require(desk.roles())?;
     let now = Utc::now();
     let export = q.format.as_deref() == Some("xlsx");
-    let (mut filter, page, per_page) =
-        case_filter(&who.user.actor, q.case_query(desk).or_page(&who)?, now).or_page(&who)?;
+    let (mut filter, page, per_page) = case_filter(
+        &who.user.actor,
+        q.case_query(desk, &state.calendar()).or_page(&who)?,
+        now,
+    )
+    .or_page(&who)?;
     if export {
         filter.limit = EXPORT_LIMIT;
         filter.offset = 0;

@@ -19,7 +19,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use geo::{BoundingRect, MultiPolygon, Simplify};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
@@ -31,7 +31,9 @@ use super::{ConsoleUser, FINISHED_STATES as FINISHED, OPEN_STATES as OPEN, page_
 use crate::atlas::Atlas;
 use crate::case_api::{CaseQuery, case_filter};
 use crate::error::ApiError;
+use crate::local_day;
 use crate::state::AppState;
+use wangge_domain::calendar::WorkingCalendar;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -532,33 +534,26 @@ fn non_empty(v: &Option<String>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Midnight at the start of a day in China Standard Time.
-fn day_start(text: &str, field: &str) -> Result<DateTime<Utc>, ApiError> {
-    let bad = || ApiError::invalid_field(field, format!("{field} must be a date, YYYY-MM-DD"));
-    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad())?;
-    let cst = FixedOffset::east_opt(8 * 3600).ok_or_else(bad)?;
-    let midnight = day.and_hms_opt(0, 0, 0).ok_or_else(bad)?;
-    cst.from_local_datetime(&midnight)
-        .single()
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(bad)
-}
-
 impl MapFilters {
     /// The store filter for these filters within the user's jurisdiction (the case lists'
     /// rules: a region user sees its subtree, a unit user its unit). The light is applied in
     /// memory, so one snapshot serves all lights.
-    fn store_filter(&self, who: &ConsoleUser, now: DateTime<Utc>) -> Result<CaseFilter, ApiError> {
+    fn store_filter(
+        &self,
+        who: &ConsoleUser,
+        cal: &WorkingCalendar,
+        now: DateTime<Utc>,
+    ) -> Result<CaseFilter, ApiError> {
         let state = match non_empty(&self.state).as_deref() {
             None | Some("open") => Some(OPEN.join(",")),
             Some("all") => None,
             Some(s) => Some(s.to_owned()),
         };
         let from = non_empty(&self.from)
-            .map(|d| day_start(&d, "from"))
+            .map(|d| local_day::parse_day("from", &d).map(|day| local_day::day_start(cal, day)))
             .transpose()?;
         let to = non_empty(&self.to)
-            .map(|d| day_start(&d, "to").map(|t| t + chrono::Duration::days(1)))
+            .map(|d| local_day::parse_day("to", &d).map(|day| local_day::day_end(cal, day)))
             .transpose()?;
         let query = CaseQuery {
             state,
@@ -789,7 +784,12 @@ async fn cases_in_box(
             ));
         }
         let light = q.filters.light()?.map(str::to_owned);
-        Ok((bbox, zoom, light, q.filters.store_filter(&who, now)?))
+        Ok((
+            bbox,
+            zoom,
+            light,
+            q.filters.store_filter(&who, &state.calendar(), now)?,
+        ))
     })();
     let (bbox, zoom, light, filter) = match prepared {
         Ok(p) => p,
@@ -1095,7 +1095,7 @@ async fn map_page(
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let now = Utc::now();
     // Start reading this view's cases now, so the browser's request finds them ready.
-    if let Ok(filter) = q.filters.store_filter(&who, now) {
+    if let Ok(filter) = q.filters.store_filter(&who, &state.calendar(), now) {
         let s = state.clone();
         tokio::spawn(async move {
             if let Err(e) = snapshot(&s, filter).await {

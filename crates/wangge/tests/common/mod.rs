@@ -92,14 +92,7 @@ impl TestServer {
             .await
             .unwrap();
         assert_eq!(resp.status().as_u16(), 200, "login {username}");
-        resp.headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("wangge_session="))
-            .and_then(|v| v.split(';').next())
-            .unwrap()
-            .to_owned()
+        session_cookie_of(&resp)
     }
 
     /// An interior point of a current region.
@@ -110,6 +103,24 @@ impl TestServer {
         let g = wangge_server::atlas::parse_geometry(&row.geometry).unwrap();
         let p = g.interior_point().unwrap();
         (p.x(), p.y())
+    }
+
+    /// The code of the unit a demo user works in.
+    pub async fn unit_of(&self, username: &str) -> String {
+        use wangge_store::Store;
+        let user = self
+            .db
+            .store
+            .user_by_username(username)
+            .await
+            .unwrap()
+            .unwrap();
+        self.state
+            .reference()
+            .unit_by_id(user.unit_id.unwrap())
+            .unwrap()
+            .code
+            .clone()
     }
 
     /// The region a demo user is bound to.
@@ -173,15 +184,7 @@ impl TestServer {
             .await
             .unwrap();
         assert_eq!(resp.status().as_u16(), 303, "console login {username}");
-        let cookie = resp
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("wangge_session="))
-            .and_then(|v| v.split(';').next())
-            .unwrap()
-            .to_owned();
+        let cookie = session_cookie_of(&resp);
         Session {
             server: self,
             cookie,
@@ -241,4 +244,16 @@ impl Session<'_> {
             .await
             .unwrap()
     }
+}
+
+/// `wangge_session=…` from an answer's Set-Cookie headers.
+fn session_cookie_of(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("wangge_session="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned()
 }
