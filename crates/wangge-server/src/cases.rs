@@ -316,6 +316,7 @@ pub async fn report_case(
         payload: payload.to_string(),
     };
     state.store.create_case(&case, &event).await?;
+    state.ledger.touch(&case.district_code, case.id);
     state.cases.put(case.clone(), Some(vec![event]));
     Ok(case)
 }
@@ -598,6 +599,9 @@ async fn act_once(
     }
     match state.store.apply_case_updates(&updates).await {
         Ok(()) => {
+            for u in &updates {
+                state.ledger.touch(&u.case.district_code, u.case.id);
+            }
             if let [single] = updates.as_slice() {
                 state.cases.advance(&single.case, &single.event);
             } else {

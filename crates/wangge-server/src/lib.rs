@@ -10,6 +10,7 @@ pub mod console;
 pub mod error;
 pub mod evidence;
 pub mod evidence_api;
+pub mod ledger;
 pub mod local_day;
 pub mod region_import;
 pub mod rules_api;

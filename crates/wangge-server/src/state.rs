@@ -215,6 +215,8 @@ pub struct AppState {
     pub logins: Arc<LoginThrottle>,
     pub evidence: EvidenceStore,
     pub cases: Arc<CaseCache>,
+    /// The evaluation ledger statistics count from.
+    pub ledger: Arc<crate::ledger::LedgerCache>,
     atlas: Arc<RwLock<Arc<Atlas>>>,
     reference: Arc<RwLock<Arc<Reference>>>,
     /// The configured calendar with the administrators' holidays and make-up days applied.
@@ -247,6 +249,7 @@ impl AppState {
         });
         let state = AppState {
             cases,
+            ledger: Arc::default(),
             store,
             evidence,
             config: Arc::new(config),

@@ -6,14 +6,14 @@ use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use wangge_domain::case::Source;
-use wangge_domain::evaluation::{self, CaseRecord, ClockRules, Period, node_spans};
+use wangge_domain::case_loop::Actor;
+use wangge_domain::evaluation::{self, Period};
+use wangge_domain::ledger::{Ledger, Scope};
 use wangge_domain::region::Level;
-use wangge_store::Store;
+use wangge_domain::role::Role;
+use wangge_store::{Store, UserRow};
 
 use crate::auth::CurrentUser;
-use crate::case_api::{CaseQuery, case_filter};
-use crate::cases::{Cached, clock_limits, timed_steps};
 use crate::error::{ApiError, ApiResult};
 use crate::local_day;
 use crate::state::AppState;
@@ -28,6 +28,8 @@ pub struct StatsQuery {
     to: Option<String>,
     /// For areas: district, street (default), community or grid.
     level: Option<String>,
+    /// Only the cases of this region (a code; within the caller's jurisdiction).
+    region: Option<String>,
     /// json (default), csv or xlsx.
     format: Option<String>,
     /// Hotspots: the side of a cell in metres (default 100).
@@ -77,52 +79,72 @@ fn period(q: &StatsQuery, cal: &WorkingCalendar, now: DateTime<Utc>) -> ApiResul
     Ok(Period { from, to })
 }
 
-/// The cases the caller may see that were reported before the period's end, as evaluation
-/// reads them.
-async fn records(state: &AppState, user: &CurrentUser, p: Period) -> ApiResult<Vec<CaseRecord>> {
-    let now = state.config.clock.now();
-    let query = CaseQuery {
-        to: Some(p.to),
-        ..CaseQuery::default()
-    };
-    let (filter, _, _) = case_filter(&user.actor, query, now)?;
-    let timelines = state.store.timelines(&filter).await?;
-    let calendar = state.calendar();
-    let reference = state.reference();
-    let mut out = Vec::with_capacity(timelines.len());
-    for (row, events) in timelines {
-        let category = reference.category(&row.category_kind, &row.category_code);
-        let (limits, handle) = clock_limits(state, category, row.urgent);
-        let steps = timed_steps(&events)
-            .map_err(|e| ApiError::internal(format!("case {}: {e}", row.id)))?;
-        let source: Source = row
-            .source
-            .parse()
-            .map_err(|e: wangge_domain::case::CaseError| ApiError::internal(e))?;
-        let status = Cached::of(&row)?.status;
-        let spans = node_spans(
-            source.needs_confirmation(),
-            row.reported_at,
-            &steps,
-            ClockRules {
-                limits: &limits,
-                handle,
-                calendar: &calendar,
-            },
-            now,
-        );
-        out.push(CaseRecord {
-            reporter: events.first().map(|e| e.actor.clone()).unwrap_or_default(),
-            merged: status.merged_into.is_some(),
-            solved_level: status.solved_level,
-            grid_code: row.grid_code,
-            category_code: row.category_code,
-            source,
-            reported_at: row.reported_at,
-            spans,
-        });
+/// Whose cases the caller's figures count: their jurisdiction, narrowed to `region` if asked
+/// (as every case list is narrowed).
+#[derive(Debug, Clone)]
+enum Jurisdiction {
+    All,
+    Region(String),
+    Unit(String),
+}
+
+impl Jurisdiction {
+    fn of(actor: &Actor, asked: Option<&str>) -> ApiResult<Jurisdiction> {
+        if let Some(r) = asked
+            && (r.is_empty() || !r.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(ApiError::invalid_field(
+                "region",
+                "region must be a region code (digits only)",
+            ));
+        }
+        if actor.role == Role::UnitUser {
+            // A unit counts the cases it worked, wherever they are; no unit, nothing.
+            return Ok(Jurisdiction::Unit(actor.unit.clone().unwrap_or_default()));
+        }
+        Ok(match (actor.region.as_deref(), asked) {
+            (Some(mine), Some(asked)) if asked.starts_with(mine) => {
+                Jurisdiction::Region(asked.to_owned())
+            }
+            (Some(mine), Some(asked)) if mine.starts_with(asked) => {
+                Jurisdiction::Region(mine.to_owned())
+            }
+            // Outside the caller's region: a prefix no grid code has.
+            (Some(_), Some(_)) => Jurisdiction::Region("-".to_owned()),
+            (Some(mine), None) => Jurisdiction::Region(mine.to_owned()),
+            (None, Some(asked)) => Jurisdiction::Region(asked.to_owned()),
+            (None, None) => Jurisdiction::All,
+        })
     }
-    Ok(out)
+
+    fn scope(&self) -> Scope<'_> {
+        match self {
+            Jurisdiction::All => Scope::All,
+            Jurisdiction::Region(r) => Scope::Region(r),
+            Jurisdiction::Unit(u) => Scope::Unit(u),
+        }
+    }
+}
+
+/// The period of the same length just before, and the same period a year earlier, which rows
+/// are compared against.
+fn earlier(p: Period) -> (Period, Option<Period>) {
+    let previous = Period {
+        from: p.from - (p.to - p.from),
+        to: p.from,
+    };
+    let year = chrono::Months::new(12);
+    let last_year = p
+        .from
+        .checked_sub_months(year)
+        .zip(p.to.checked_sub_months(year))
+        .map(|(from, to)| Period { from, to });
+    (previous, last_year)
+}
+
+/// `now − then`, two decimals; None unless both are there.
+fn change(now: Option<f64>, then: Option<f64>) -> Option<f64> {
+    Some(((now? - then?) * 100.0).round() / 100.0)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -146,6 +168,14 @@ pub struct UnitRow {
     grade: Option<char>,
     /// By score, ties sharing a rank ("1, 2, 2, 4").
     rank: Option<usize>,
+    /// The score over the period of the same length just before.
+    previous_score: Option<f64>,
+    /// `score − previous_score` (环比).
+    score_change: Option<f64>,
+    /// The score over the same period a year earlier.
+    last_year_score: Option<f64>,
+    /// `score − last_year_score` (同比).
+    score_change_year_on_year: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -172,6 +202,10 @@ pub struct AreaRow {
     score: Option<f64>,
     grade: Option<char>,
     rank: Option<usize>,
+    previous_score: Option<f64>,
+    score_change: Option<f64>,
+    last_year_score: Option<f64>,
+    score_change_year_on_year: Option<f64>,
 }
 
 fn area_row(
@@ -179,12 +213,18 @@ fn area_row(
     name: Option<String>,
     level: Option<Level>,
     t: &evaluation::AreaTally,
+    earlier: [Option<f64>; 2],
     weights: &evaluation::AreaWeights,
 ) -> AreaRow {
+    let score = t.score(weights);
     AreaRow {
-        score: t.score(weights),
+        score,
         grade: None,
         rank: None,
+        previous_score: earlier[0],
+        score_change: change(score, earlier[0]),
+        last_year_score: earlier[1],
+        score_change_year_on_year: change(score, earlier[1]),
         name,
         level: level.map(|l| l.as_str().to_owned()),
         closure_rate: t.closure_rate(),
@@ -247,6 +287,21 @@ enum Table {
     Areas(Vec<AreaRow>),
     People(Vec<PersonRow>),
     Hotspots(Vec<HotspotRow>),
+    Days(Vec<DayRow>),
+}
+
+/// One day of the trend.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DayRow {
+    /// The day, YYYY-MM-DD (Beijing time).
+    day: String,
+    reported: u64,
+    registered: u64,
+    closed: u64,
+    handled: u64,
+    handled_on_time: u64,
+    /// `handled_on_time ÷ handled` of the day.
+    on_time_handling_rate: Option<f64>,
 }
 
 /// A place where one subcategory keeps coming back.
@@ -289,7 +344,7 @@ impl Table {
                     r.rank = k;
                 },
             ),
-            Table::People(_) | Table::Hotspots(_) => {}
+            Table::People(_) | Table::Hotspots(_) | Table::Days(_) => {}
         }
         self
     }
@@ -308,135 +363,195 @@ impl Table {
             Table::Areas(rows) => write(rows),
             Table::People(rows) => write(rows),
             Table::Hotspots(rows) => write(rows),
+            Table::Days(rows) => write(rows),
         }
     }
 }
 
-fn units_table(state: &AppState, cases: &[CaseRecord], p: Period) -> Table {
-    let reference = state.reference();
-    Table::Units(
-        evaluation::tally_units(cases, p)
-            .into_iter()
-            .map(|(unit, t)| UnitRow {
-                unit_name: reference.unit(&unit).map(|u| u.name.clone()),
-                on_time_handling_rate: t.on_time_handling_rate(),
-                handling_rate: t.handling_rate(),
-                rework_rate: t.rework_rate(),
-                average_handling_hours: t.average_handling_hours(),
-                p90_handling_hours: t.p90_handling_hours(),
-                score: t.score(&state.config.unit_weights),
-                grade: None,
-                rank: None,
-                unit,
-                due: t.due,
-                handled: t.handled,
-                handled_on_time: t.handled_on_time,
-                overdue: t.overdue,
-                returned: t.returned,
-                rework_count: t.rework_count,
-            })
-            .collect::<Vec<_>>(),
-    )
-    .ranked()
+/// What a table is counted from: the ledger, the caller's scope, the period.
+struct Counting<'a> {
+    state: &'a AppState,
+    ledger: &'a Ledger,
+    scope: Scope<'a>,
+    period: Period,
 }
 
-fn areas_table(state: &AppState, cases: &[CaseRecord], p: Period, level: Level) -> Table {
-    let atlas = state.atlas();
-    Table::Areas(
-        evaluation::tally_areas(cases, p, level)
-            .into_iter()
-            .map(|(code, t)| {
-                let name = atlas.region(&code).map(|r| r.name.clone());
-                area_row(code, name, Some(level), &t, &state.config.area_weights)
-            })
-            .collect(),
-    )
-    .ranked()
-}
+impl Counting<'_> {
+    /// The scores of the same rows over the previous period and a year earlier.
+    fn earlier_scores<K: Ord + Clone, T>(
+        &self,
+        tally: impl Fn(Period) -> std::collections::BTreeMap<K, T>,
+        score: impl Fn(&T) -> Option<f64>,
+    ) -> std::collections::BTreeMap<K, [Option<f64>; 2]> {
+        let (previous, last_year) = earlier(self.period);
+        let mut out: std::collections::BTreeMap<K, [Option<f64>; 2]> =
+            std::collections::BTreeMap::new();
+        for (i, p) in [Some(previous), last_year].into_iter().enumerate() {
+            for (k, t) in p.map(&tally).unwrap_or_default() {
+                out.entry(k).or_default()[i] = score(&t);
+            }
+        }
+        out
+    }
 
-fn categories_table(state: &AppState, cases: &[CaseRecord], p: Period) -> Table {
-    let reference = state.reference();
-    Table::Areas(
-        evaluation::tally_categories(cases, p)
-            .into_iter()
-            .map(|(code, t)| {
-                let name = reference.category("matter", &code).map(|c| c.name.clone());
-                area_row(code, name, None, &t, &state.config.area_weights)
-            })
-            .collect(),
-    )
-    .ranked()
-}
-
-async fn people_table(state: &AppState, cases: &[CaseRecord], p: Period) -> ApiResult<Table> {
-    let users = state.store.users().await?;
-    Ok(Table::People(
-        evaluation::tally_people(cases, p)
-            .into_iter()
-            .map(|(username, t)| {
-                let user = users.iter().find(|u| u.username == username);
-                PersonRow {
-                    display_name: user.map(|u| u.display_name.clone()),
-                    role: user.map(|u| u.role.clone()),
-                    region_code: user.and_then(|u| u.region_code.clone()),
-                    report_accuracy: t.report_accuracy(),
-                    on_time_confirm_rate: t.on_time_confirm_rate(),
-                    on_time_check_rate: t.on_time_check_rate(),
-                    on_time_registration_rate: t.on_time_registration_rate(),
-                    on_time_dispatch_rate: t.on_time_dispatch_rate(),
-                    dispatch_accuracy: t.dispatch_accuracy(),
-                    username,
-                    reported: t.reported,
-                    valid_reports: t.valid_reports,
-                    confirmed: t.confirmed,
-                    confirmed_on_time: t.confirmed_on_time,
-                    checked: t.checked,
-                    checked_on_time: t.checked_on_time,
-                    registered: t.registered,
-                    registered_on_time: t.registered_on_time,
-                    dispatched: t.dispatched,
-                    dispatched_on_time: t.dispatched_on_time,
-                    dispatch_returned: t.dispatch_returned,
-                }
-            })
-            .collect(),
-    ))
-}
-
-/// Cases reported in the period, clustered by subcategory and cell.
-async fn hotspots_table(
-    state: &AppState,
-    user: &CurrentUser,
-    p: Period,
-    cell_m: f64,
-    min: usize,
-) -> ApiResult<Table> {
-    let query = CaseQuery {
-        from: Some(p.from),
-        to: Some(p.to),
-        ..CaseQuery::default()
-    };
-    let (filter, _, _) = case_filter(&user.actor, query, state.config.clock.now())?;
-    let points = state.store.case_points(&filter).await?;
-    let reference = state.reference();
-    Ok(Table::Hotspots(
-        evaluation::hotspots(
-            points.into_iter().map(|c| (c.category_code, c.lon, c.lat)),
-            cell_m,
-            min,
+    fn units(&self) -> Table {
+        let reference = self.state.reference();
+        let weights = &self.state.config.unit_weights;
+        let earlier =
+            self.earlier_scores(|p| self.ledger.units(p, self.scope), |t| t.score(weights));
+        Table::Units(
+            self.ledger
+                .units(self.period, self.scope)
+                .into_iter()
+                .map(|(unit, t)| {
+                    let score = t.score(weights);
+                    let [previous, last_year] = earlier.get(&unit).copied().unwrap_or_default();
+                    UnitRow {
+                        unit_name: reference.unit(&unit).map(|u| u.name.clone()),
+                        on_time_handling_rate: t.on_time_handling_rate(),
+                        handling_rate: t.handling_rate(),
+                        rework_rate: t.rework_rate(),
+                        average_handling_hours: t.average_handling_hours(),
+                        p90_handling_hours: t.p90_handling_hours(),
+                        score,
+                        grade: None,
+                        rank: None,
+                        previous_score: previous,
+                        score_change: change(score, previous),
+                        last_year_score: last_year,
+                        score_change_year_on_year: change(score, last_year),
+                        unit,
+                        due: t.due,
+                        handled: t.handled,
+                        handled_on_time: t.handled_on_time,
+                        overdue: t.overdue,
+                        returned: t.returned,
+                        rework_count: t.rework_count,
+                    }
+                })
+                .collect::<Vec<_>>(),
         )
-        .into_iter()
-        .map(|h| HotspotRow {
-            category_name: reference
-                .category("matter", &h.category_code)
-                .map(|c| c.name.clone()),
-            category_code: h.category_code,
-            lon: (h.lon * 1e6).round() / 1e6,
-            lat: (h.lat * 1e6).round() / 1e6,
-            count: h.count,
-        })
-        .collect(),
-    ))
+        .ranked()
+    }
+
+    fn areas(&self, level: Level) -> Table {
+        let atlas = self.state.atlas();
+        let weights = &self.state.config.area_weights;
+        let earlier = self.earlier_scores(
+            |p| self.ledger.areas(p, level, self.scope),
+            |t| t.score(weights),
+        );
+        Table::Areas(
+            self.ledger
+                .areas(self.period, level, self.scope)
+                .into_iter()
+                .map(|(code, t)| {
+                    let name = atlas.region(&code).map(|r| r.name.clone());
+                    let e = earlier.get(&code).copied().unwrap_or_default();
+                    area_row(code, name, Some(level), &t, e, weights)
+                })
+                .collect(),
+        )
+        .ranked()
+    }
+
+    fn categories(&self) -> Table {
+        let reference = self.state.reference();
+        let weights = &self.state.config.area_weights;
+        let earlier = self.earlier_scores(
+            |p| self.ledger.categories(p, self.scope),
+            |t| t.score(weights),
+        );
+        Table::Areas(
+            self.ledger
+                .categories(self.period, self.scope)
+                .into_iter()
+                .map(|(code, t)| {
+                    let name = reference.category("matter", &code).map(|c| c.name.clone());
+                    let e = earlier.get(&code).copied().unwrap_or_default();
+                    area_row(code, name, None, &t, e, weights)
+                })
+                .collect(),
+        )
+        .ranked()
+    }
+
+    fn people(&self, users: &[UserRow]) -> Table {
+        let users: std::collections::HashMap<&str, &UserRow> =
+            users.iter().map(|u| (u.username.as_str(), u)).collect();
+        Table::People(
+            self.ledger
+                .people(self.period, self.scope)
+                .into_iter()
+                .map(|(username, t)| {
+                    let user = users.get(username.as_str());
+                    PersonRow {
+                        display_name: user.map(|u| u.display_name.clone()),
+                        role: user.map(|u| u.role.clone()),
+                        region_code: user.and_then(|u| u.region_code.clone()),
+                        report_accuracy: t.report_accuracy(),
+                        on_time_confirm_rate: t.on_time_confirm_rate(),
+                        on_time_check_rate: t.on_time_check_rate(),
+                        on_time_registration_rate: t.on_time_registration_rate(),
+                        on_time_dispatch_rate: t.on_time_dispatch_rate(),
+                        dispatch_accuracy: t.dispatch_accuracy(),
+                        username,
+                        reported: t.reported,
+                        valid_reports: t.valid_reports,
+                        confirmed: t.confirmed,
+                        confirmed_on_time: t.confirmed_on_time,
+                        checked: t.checked,
+                        checked_on_time: t.checked_on_time,
+                        registered: t.registered,
+                        registered_on_time: t.registered_on_time,
+                        dispatched: t.dispatched,
+                        dispatched_on_time: t.dispatched_on_time,
+                        dispatch_returned: t.dispatch_returned,
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// Cases reported in the period, clustered by subcategory and cell.
+    fn hotspots(&self, cell_m: f64, min: usize) -> Table {
+        let reference = self.state.reference();
+        Table::Hotspots(
+            self.ledger
+                .hotspots(self.period, self.scope, cell_m, min)
+                .into_iter()
+                .map(|h| HotspotRow {
+                    category_name: reference
+                        .category("matter", &h.category_code)
+                        .map(|c| c.name.clone()),
+                    category_code: h.category_code,
+                    lon: (h.lon * 1e6).round() / 1e6,
+                    lat: (h.lat * 1e6).round() / 1e6,
+                    count: h.count,
+                })
+                .collect(),
+        )
+    }
+
+    /// Counts per day of the period (Beijing days, or the calendar's).
+    fn trend(&self) -> Table {
+        let offset = self.state.calendar().offset().local_minus_utc();
+        Table::Days(
+            self.ledger
+                .trend(self.period, self.scope, offset)
+                .into_iter()
+                .map(|(day, c)| DayRow {
+                    day: day.to_string(),
+                    on_time_handling_rate: evaluation::rate(c.handled_on_time, c.handled),
+                    reported: c.reported,
+                    registered: c.registered,
+                    closed: c.closed,
+                    handled: c.handled,
+                    handled_on_time: c.handled_on_time,
+                })
+                .collect(),
+        )
+    }
 }
 
 fn level_of(text: Option<&str>) -> ApiResult<Level> {
@@ -484,32 +599,62 @@ pub async fn stats(
         ));
     }
     let min = q.min.unwrap_or(3).max(1);
-    if what == "hotspots" {
-        let table = hotspots_table(&state, &user, p, cell_m, min).await?;
-        return answer(format, &what, p, vec![("hotspots", table)], &headers);
-    }
-    if !["units", "areas", "workers", "people", "categories"].contains(&what.as_str()) {
+    const KINDS: &[&str] = &[
+        "units",
+        "areas",
+        "workers",
+        "people",
+        "categories",
+        "hotspots",
+        "trend",
+    ];
+    if !KINDS.contains(&what.as_str()) {
         return Err(ApiError::not_found(
             "not_found",
-            format!("no statistics '{what}': expected units, areas, workers or categories"),
+            format!(
+                "no statistics '{what}': expected units, areas, workers, categories, hotspots or trend"
+            ),
         ));
     }
-    let cases = records(&state, &user, p).await?;
-    let tables: Vec<(&str, Table)> = match what.as_str() {
-        "units" => vec![("units", units_table(&state, &cases, p))],
-        "categories" => vec![("categories", categories_table(&state, &cases, p))],
-        "areas" if format == "xlsx" => [
-            Level::District,
-            Level::Street,
-            Level::Community,
-            Level::Grid,
-        ]
-        .into_iter()
-        .map(|l| (l.as_str(), areas_table(&state, &cases, p, l)))
-        .collect(),
-        "areas" => vec![(level.as_str(), areas_table(&state, &cases, p, level))],
-        _ => vec![("workers", people_table(&state, &cases, p).await?)],
+    let jurisdiction = Jurisdiction::of(&user.actor, q.region.as_deref())?;
+    let users = if ["workers", "people"].contains(&what.as_str()) {
+        state.store.users().await?
+    } else {
+        Vec::new()
     };
+    let ledger = state.ledger.read(&state).await?;
+    let kind = what.clone();
+    let st = state.clone();
+    let xlsx = format == "xlsx";
+    // Counting a year is CPU work: off the async workers.
+    let tables = tokio::task::spawn_blocking(move || {
+        let c = Counting {
+            state: &st,
+            ledger: &ledger,
+            scope: jurisdiction.scope(),
+            period: p,
+        };
+        let tables: Vec<(&'static str, Table)> = match kind.as_str() {
+            "units" => vec![("units", c.units())],
+            "categories" => vec![("categories", c.categories())],
+            "hotspots" => vec![("hotspots", c.hotspots(cell_m, min))],
+            "trend" => vec![("trend", c.trend())],
+            "areas" if xlsx => [
+                Level::District,
+                Level::Street,
+                Level::Community,
+                Level::Grid,
+            ]
+            .into_iter()
+            .map(|l| (l.as_str(), c.areas(l)))
+            .collect(),
+            "areas" => vec![(level.as_str(), c.areas(level))],
+            _ => vec![("workers", c.people(&users))],
+        };
+        tables
+    })
+    .await
+    .map_err(ApiError::internal)?;
     answer(format, &what, p, tables, &headers)
 }
 

@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::{
     AttachmentRow, CaseEventRow, CaseFilter, CaseOrder, CasePoint, CaseRow, CaseUpdate,
-    CategoryRow, DispatchRuleRow, Light, RegionChange, RegionRow, Result, Store, StoreError,
-    TokenRow, UnitRow, UserRow,
+    CaseVersion, CategoryRow, DispatchRuleRow, LedgerRow, Light, RegionChange, RegionRow, Result,
+    Store, StoreError, TokenRow, UnitRow, UserRow,
 };
 
 /// Rows per multi-row INSERT: keeps every statement under SQLite's 32,766 and PostgreSQL's
@@ -953,6 +953,186 @@ macro_rules! store_impl {
                 Ok(removed)
             }
 
+            async fn ledger_page(&self, after: Option<(String, Uuid)>, limit: i64) -> Result<Vec<LedgerRow>> {
+                let mut q = QueryBuilder::<$db>::new(
+                    "SELECT district_code, case_id, version, updated_at, record FROM case_ledger",
+                );
+                if let Some((district, id)) = after {
+                    q.push(" WHERE (district_code, case_id) > (")
+                        .push_bind(district)
+                        .push(", ")
+                        .push_bind(id)
+                        .push(")");
+                }
+                q.push(" ORDER BY district_code, case_id LIMIT ").push_bind(limit);
+                q.build()
+                    .fetch_all(&self.read)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        Ok(LedgerRow {
+                            district_code: row.try_get("district_code")?,
+                            case_id: row.try_get("case_id")?,
+                            version: row.try_get("version")?,
+                            updated_at: row.try_get("updated_at")?,
+                            record: row.try_get("record")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn put_ledger(&self, rows: &[LedgerRow]) -> Result<()> {
+                let mut tx = self.write.begin().await?;
+                for chunk in rows.chunks(BATCH) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO case_ledger (district_code, case_id, version, updated_at, record) ",
+                    );
+                    q.push_values(chunk, |mut b, r| {
+                        b.push_bind(r.district_code.clone())
+                            .push_bind(r.case_id)
+                            .push_bind(r.version)
+                            .push_bind(r.updated_at)
+                            .push_bind(r.record.clone());
+                    });
+                    q.push(
+                        " ON CONFLICT (district_code, case_id) DO UPDATE SET version = excluded.version, \
+                         updated_at = excluded.updated_at, record = excluded.record",
+                    );
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn ledger_watermark(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+                Ok(sqlx::query_scalar("SELECT MAX(updated_at) FROM case_ledger")
+                    .fetch_one(&self.read)
+                    .await?)
+            }
+
+            async fn cases_changed_since(&self, since: Option<chrono::DateTime<chrono::Utc>>) -> Result<Vec<CaseVersion>> {
+                let mut q = QueryBuilder::<$db>::new(
+                    "SELECT district_code, id, version, updated_at FROM cases",
+                );
+                if let Some(t) = since {
+                    q.push(" WHERE updated_at >= ").push_bind(t);
+                }
+                q.build()
+                    .fetch_all(&self.read)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        Ok(CaseVersion {
+                            district_code: row.try_get("district_code")?,
+                            id: row.try_get("id")?,
+                            version: row.try_get("version")?,
+                            updated_at: row.try_get("updated_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn timelines_of(&self, keys: &[(String, Uuid)]) -> Result<Vec<(CaseRow, Vec<CaseEventRow>)>> {
+                let mut out = Vec::with_capacity(keys.len());
+                for chunk in keys.chunks(BATCH) {
+                    let list = |q: &mut QueryBuilder<$db>| {
+                        let mut sep = q.separated(", ");
+                        for (district, id) in chunk {
+                            sep.push("(")
+                                .push_bind_unseparated(district.clone())
+                                .push_unseparated(", ")
+                                .push_bind_unseparated(*id)
+                                .push_unseparated(")");
+                        }
+                    };
+                    let mut q = QueryBuilder::<$db>::new("SELECT * FROM cases WHERE (district_code, id) IN (VALUES ");
+                    list(&mut q);
+                    q.push(")");
+                    let cases = q.build().fetch_all(&self.read).await?;
+                    let mut q = QueryBuilder::<$db>::new(
+                        "SELECT * FROM case_events WHERE (district_code, case_id) IN (VALUES ",
+                    );
+                    list(&mut q);
+                    q.push(") ORDER BY district_code, case_id, seq");
+                    let mut by_case: std::collections::HashMap<(String, Uuid), Vec<CaseEventRow>> =
+                        std::collections::HashMap::new();
+                    for row in q.build().fetch_all(&self.read).await?.iter() {
+                        let e = Self::event_row(row)?;
+                        by_case.entry((e.district_code.clone(), e.case_id)).or_default().push(e);
+                    }
+                    for row in &cases {
+                        let case = Self::case_row(row)?;
+                        let timeline = by_case
+                            .remove(&(case.district_code.clone(), case.id))
+                            .unwrap_or_default();
+                        out.push((case, timeline));
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn import_cases(&self, cases: &[(CaseRow, Vec<CaseEventRow>)]) -> Result<()> {
+                let mut tx = self.write.begin().await?;
+                // 26 columns a case: 500 rows stay under every parameter limit.
+                for chunk in cases.chunks(BATCH) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO cases (district_code, id, category_kind, category_code, description, address, lon, lat, \
+                         grid_code, community_code, street_code, source, external_id, state, version, reported_at, updated_at, \
+                         unit_code, level, suspended, urgent, status, node, node_started_at, warn_at, due_at) ",
+                    );
+                    q.push_values(chunk, |mut b, (c, _)| {
+                        b.push_bind(c.district_code.clone())
+                            .push_bind(c.id)
+                            .push_bind(c.category_kind.clone())
+                            .push_bind(c.category_code.clone())
+                            .push_bind(c.description.clone())
+                            .push_bind(c.address.clone())
+                            .push_bind(c.lon)
+                            .push_bind(c.lat)
+                            .push_bind(c.grid_code.clone())
+                            .push_bind(c.community_code.clone())
+                            .push_bind(c.street_code.clone())
+                            .push_bind(c.source.clone())
+                            .push_bind(c.external_id.clone())
+                            .push_bind(c.state.clone())
+                            .push_bind(c.version)
+                            .push_bind(c.reported_at)
+                            .push_bind(c.updated_at)
+                            .push_bind(c.unit_code.clone())
+                            .push_bind(c.level.clone())
+                            .push_bind(c.suspended)
+                            .push_bind(c.urgent)
+                            .push_bind(c.status.clone())
+                            .push_bind(c.node.clone())
+                            .push_bind(c.node_started_at)
+                            .push_bind(c.warn_at)
+                            .push_bind(c.due_at);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                let events: Vec<&CaseEventRow> = cases.iter().flat_map(|(_, e)| e).collect();
+                for chunk in events.chunks(BATCH * 2) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO case_events (district_code, case_id, seq, action, actor, role, at, from_state, to_state, payload) ",
+                    );
+                    q.push_values(chunk, |mut b, e| {
+                        b.push_bind(e.district_code.clone())
+                            .push_bind(e.case_id)
+                            .push_bind(e.seq)
+                            .push_bind(e.action.clone())
+                            .push_bind(e.actor.clone())
+                            .push_bind(e.role.clone())
+                            .push_bind(e.at)
+                            .push_bind(e.from_state.clone())
+                            .push_bind(e.to_state.clone())
+                            .push_bind(e.payload.clone());
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn case(&self, id: Uuid) -> Result<Option<CaseRow>> {
                 let row = sqlx::query("SELECT * FROM cases WHERE id = $1")
                     .bind(id)
@@ -1114,4 +1294,10 @@ delegate! {
     async fn delete_user_tokens(&self, user_id: Uuid) -> Result<Vec<String>>;
     async fn set_unit_active(&self, code: &str, active: bool) -> Result<bool>;
     async fn delete_calendar_days(&self, days: &[String]) -> Result<u64>;
+    async fn ledger_page(&self, after: Option<(String, Uuid)>, limit: i64) -> Result<Vec<LedgerRow>>;
+    async fn put_ledger(&self, rows: &[LedgerRow]) -> Result<()>;
+    async fn ledger_watermark(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>>;
+    async fn cases_changed_since(&self, since: Option<chrono::DateTime<chrono::Utc>>) -> Result<Vec<CaseVersion>>;
+    async fn timelines_of(&self, keys: &[(String, Uuid)]) -> Result<Vec<(CaseRow, Vec<CaseEventRow>)>>;
+    async fn import_cases(&self, cases: &[(CaseRow, Vec<CaseEventRow>)]) -> Result<()>;
 }

@@ -129,6 +129,28 @@ pub trait Store {
     /// Removes these dates (YYYY-MM-DD) from the stored holidays and make-up days; answers how
     /// many were stored.
     async fn delete_calendar_days(&self, days: &[String]) -> Result<u64>;
+
+    /// A page of the evaluation ledger in key order, after the key `after` (from the start when
+    /// None): reading it in pages keeps a year's ledger from sitting in memory twice.
+    async fn ledger_page(
+        &self,
+        after: Option<(String, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<LedgerRow>>;
+    /// Adds or replaces ledger records.
+    async fn put_ledger(&self, rows: &[LedgerRow]) -> Result<()>;
+    /// The latest case change the ledger has a record of, if any.
+    async fn ledger_watermark(&self) -> Result<Option<DateTime<Utc>>>;
+    /// Keys and versions of the cases changed at or after `since` (every case when None).
+    async fn cases_changed_since(&self, since: Option<DateTime<Utc>>) -> Result<Vec<CaseVersion>>;
+    /// These cases with their timelines (cases not found are left out).
+    async fn timelines_of(
+        &self,
+        keys: &[(String, Uuid)],
+    ) -> Result<Vec<(CaseRow, Vec<CaseEventRow>)>>;
+    /// Stores whole cases with their timelines at once (imports and benchmarks): one
+    /// transaction, multi-row statements.
+    async fn import_cases(&self, cases: &[(CaseRow, Vec<CaseEventRow>)]) -> Result<()>;
 }
 
 pub mod testing {

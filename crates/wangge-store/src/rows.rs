@@ -220,3 +220,23 @@ pub struct CaseEventRow {
     /// A JSON object with the action's fields.
     pub payload: String,
 }
+
+/// A case's evaluation-ledger record (`wangge_domain::ledger`), with the case version it was
+/// made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRow {
+    pub district_code: String,
+    pub case_id: Uuid,
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+    pub record: Vec<u8>,
+}
+
+/// A case's key and version, as the ledger's catch-up reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseVersion {
+    pub district_code: String,
+    pub id: Uuid,
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+}

@@ -320,6 +320,7 @@ async fn run_async(command: Command) -> Result<()> {
             let state = AppState::load(store, config).await?;
             // The command-centre map's layers and open cases, read before the first visitor asks.
             wangge_server::console::map::warm_up(&state);
+            wangge_server::ledger::warm_up(&state);
             wangge_server::serve(state, addr, |a| eprintln!("wangge serving on http://{a}/"))
                 .await?;
             Ok(())
@@ -348,6 +349,7 @@ async fn run_async(command: Command) -> Result<()> {
             let state = AppState::load(store, config).await?;
             // The command-centre map's layers and open cases, read before the first visitor asks.
             wangge_server::console::map::warm_up(&state);
+            wangge_server::ledger::warm_up(&state);
             wangge_server::serve(state, addr, |a| {
                 eprintln!("\nwangge demo: open http://{a}/");
                 eprintln!("demo logins (password '{}'):", demo::DEMO_PASSWORD);

@@ -1,0 +1,816 @@
+//! The evaluation ledger (考核台账): every case's node spans kept in a compact form, so the
+//! indicators of a whole year are counted in memory without replaying a single timeline.
+//!
+//! A case's entry is made from its `CaseRecord` (the replay of its timeline, `evaluation::
+//! node_spans`) when it changes, and stored beside the case as a small binary record
+//! (`encode`), so a restarted server reads the ledger back instead of replaying millions of
+//! timelines. Names (grid codes, units, people, subcategories) are interned once; times are
+//! seconds since 2000 in a `u32`. A year of a big district (1.6 M cases, ~10 M spans) takes a
+//! few hundred megabytes.
+//!
+//! The counting rules are those of `docs/indicators.md`; the figures they give are checked
+//! against hand-built timelines in `evaluation`'s tests.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use uuid::Uuid;
+
+use crate::case::Source;
+use crate::case_clock::Node;
+use crate::case_loop::ActionName;
+use crate::evaluation::{
+    AreaTally, CaseRecord, Hotspot, Period, PersonTally, UnitTally, code_len, hotspots, level_index,
+};
+use crate::region::Level;
+use crate::role::Role;
+
+/// Seconds since 2000-01-01T00:00:00Z; `NONE` for "not yet".
+type Secs = u32;
+const NONE: Secs = u32::MAX;
+const EPOCH: i64 = 946_684_800;
+
+fn secs(t: DateTime<Utc>) -> Secs {
+    (t.timestamp() - EPOCH).clamp(0, i64::from(NONE) - 1) as Secs
+}
+
+fn opt_secs(t: Option<DateTime<Utc>>) -> Secs {
+    t.map_or(NONE, secs)
+}
+
+/// An interned name; 0 is "none".
+type Sym = u32;
+
+const NODES: [Node; 6] = [
+    Node::Confirm,
+    Node::Register,
+    Node::Dispatch,
+    Node::Handle,
+    Node::Check,
+    Node::Close,
+];
+const LEVELS: [Level; 5] = [
+    Level::City,
+    Level::District,
+    Level::Street,
+    Level::Community,
+    Level::Grid,
+];
+
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    node: Node,
+    action: Option<ActionName>,
+    unit: Sym,
+    actor: Sym,
+    started: Secs,
+    ended: Secs,
+    due: Secs,
+    working: u32,
+}
+
+impl Span {
+    fn on_time(&self) -> bool {
+        self.ended != NONE && self.due != NONE && self.ended <= self.due
+    }
+
+    fn ended_with(&self, action: ActionName) -> bool {
+        self.ended != NONE && self.action == Some(action)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    version: i64,
+    grid: Sym,
+    category: Sym,
+    reporter: Sym,
+    source: Source,
+    reported: Secs,
+    registered: Secs,
+    closed: Secs,
+    merged: bool,
+    solved: Option<Level>,
+    lon: f32,
+    lat: f32,
+    parts: Box<[Sym]>,
+    spans: Box<[Span]>,
+}
+
+/// A half-open window `[from, to)` in ledger seconds.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    from: Secs,
+    to: Secs,
+}
+
+impl Window {
+    /// The ledger counts whole seconds: a bound inside a second widens the window to it, so a
+    /// window never closes up.
+    fn of(p: Period) -> Self {
+        let to = secs(p.to);
+        let part = p.to.timestamp_subsec_nanos() > 0;
+        Window {
+            from: secs(p.from),
+            to: if part {
+                to.saturating_add(1).min(NONE - 1)
+            } else {
+                to
+            },
+        }
+    }
+
+    fn contains(&self, t: Secs) -> bool {
+        t != NONE && self.from <= t && t < self.to
+    }
+}
+
+/// Whose cases are counted: everyone's, a region's (grid code prefix) or a unit's (the cases it
+/// handled or was named in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    All,
+    Region(&'a str),
+    Unit(&'a str),
+}
+
+/// A stored ledger record could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("ledger record: {0}")]
+pub struct LedgerError(pub &'static str);
+
+/// One day's counts of the trend (`Ledger::trend`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DayCounts {
+    pub reported: u64,
+    pub registered: u64,
+    pub closed: u64,
+    pub handled: u64,
+    pub handled_on_time: u64,
+}
+
+#[derive(Debug, Default)]
+struct Names {
+    list: Vec<Box<str>>,
+    ids: HashMap<Box<str>, Sym>,
+}
+
+impl Names {
+    fn new() -> Self {
+        let mut names = Names::default();
+        names.intern("");
+        names
+    }
+
+    fn intern(&mut self, name: &str) -> Sym {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.list.len() as Sym;
+        self.list.push(name.into());
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    fn get(&self, name: &str) -> Option<Sym> {
+        self.ids.get(name).copied()
+    }
+
+    fn name(&self, id: Sym) -> &str {
+        self.list.get(id as usize).map_or("", |s| s)
+    }
+}
+
+/// Every case's spans, by case id.
+#[derive(Debug)]
+pub struct Ledger {
+    names: Names,
+    entries: Vec<Entry>,
+    slots: HashMap<Uuid, usize>,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Ledger {
+            names: Names::new(),
+            entries: Vec::new(),
+            slots: HashMap::new(),
+        }
+    }
+}
+
+impl Ledger {
+    pub fn new() -> Self {
+        Ledger::default()
+    }
+
+    /// A ledger of the given records (tests and tools), with made-up ids.
+    pub fn of(records: &[CaseRecord]) -> Self {
+        let mut ledger = Ledger::new();
+        for (i, r) in records.iter().enumerate() {
+            ledger.put(Uuid::from_u128(i as u128 + 1), 1, r);
+        }
+        ledger
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The version of the case the ledger holds, if it holds it.
+    pub fn version(&self, id: Uuid) -> Option<i64> {
+        self.slots.get(&id).map(|&i| self.entries[i].version)
+    }
+
+    /// Adds or replaces a case's entry.
+    pub fn put(&mut self, id: Uuid, version: i64, record: &CaseRecord) {
+        // One path in: what is kept in memory is exactly what a stored record gives back.
+        let bytes = encode(record);
+        if let Err(e) = self.put_encoded(id, version, &bytes) {
+            // `encode` wrote it; failing to read it back is a bug in this module.
+            debug_assert!(false, "{e}");
+        }
+    }
+
+    /// Adds or replaces a case's entry from its stored record.
+    pub fn put_encoded(&mut self, id: Uuid, version: i64, bytes: &[u8]) -> Result<(), LedgerError> {
+        let entry = decode(&mut self.names, version, bytes)?;
+        match self.slots.get(&id) {
+            Some(&i) => self.entries[i] = entry,
+            None => {
+                self.slots.insert(id, self.entries.len());
+                self.entries.push(entry);
+            }
+        }
+        Ok(())
+    }
+
+    /// The entries in scope reported before `to`.
+    fn scoped<'a>(&'a self, scope: Scope<'a>, to: Secs) -> impl Iterator<Item = &'a Entry> + 'a {
+        // Resolved once: a name the ledger never saw matches nothing.
+        let unit = match scope {
+            Scope::Unit(code) => Some(self.names.get(code).unwrap_or(NONE)),
+            _ => None,
+        };
+        self.entries.iter().filter(move |e| {
+            e.reported < to
+                && match scope {
+                    Scope::All => true,
+                    Scope::Region(prefix) => self.names.name(e.grid).starts_with(prefix),
+                    Scope::Unit(_) => unit.is_some_and(|u| {
+                        e.parts.contains(&u) || e.spans.iter().any(|s| s.unit == u)
+                    }),
+                }
+        })
+    }
+
+    /// Every handling unit's counts (docs/indicators.md, "Handling unit").
+    pub fn units(&self, period: Period, scope: Scope<'_>) -> BTreeMap<String, UnitTally> {
+        let w = Window::of(period);
+        let mut out: HashMap<Sym, UnitTally> = HashMap::new();
+        for e in self.scoped(scope, w.to) {
+            for (i, s) in e.spans.iter().enumerate() {
+                if s.unit == 0 || s.started >= w.to {
+                    continue;
+                }
+                match s.node {
+                    Node::Handle => {
+                        let t = out.entry(s.unit).or_default();
+                        let ended_in = w.contains(s.ended);
+                        match (ended_in, s.action) {
+                            (true, Some(ActionName::Handle)) => {
+                                t.due += 1;
+                                t.handled += 1;
+                                t.handling_seconds.push(i64::from(s.working));
+                                if s.on_time() {
+                                    t.handled_on_time += 1;
+                                } else {
+                                    t.overdue += 1;
+                                }
+                            }
+                            (true, Some(ActionName::Return)) => t.returned += 1,
+                            _ => {
+                                // Still with the unit at the period's end and due before it.
+                                let open_at_end = s.ended == NONE || s.ended >= w.to;
+                                if open_at_end && w.contains(s.due) {
+                                    t.due += 1;
+                                    t.overdue += 1;
+                                }
+                            }
+                        }
+                    }
+                    // A failed check sends the unit's work back: a rework of the handling
+                    // before it.
+                    Node::Check => {
+                        let failed = s.action == Some(ActionName::CheckFail) && w.contains(s.ended);
+                        let handler = e.spans[..i]
+                            .iter()
+                            .rev()
+                            .find(|p| p.node == Node::Handle)
+                            .map(|p| p.unit)
+                            .filter(|&u| u != 0);
+                        if let (true, Some(handler)) = (failed, handler) {
+                            out.entry(handler).or_default().rework_count += 1;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.named(out)
+    }
+
+    /// Every area's counts at `level` (cases keyed by their grid code's prefix of that level).
+    /// Counted per grid, then added up: the counts are additive across levels.
+    pub fn areas(
+        &self,
+        period: Period,
+        level: Level,
+        scope: Scope<'_>,
+    ) -> BTreeMap<String, AreaTally> {
+        let by_grid = self.tally_by(period, scope, |e| e.grid);
+        let len = code_len(level);
+        let mut out: BTreeMap<String, AreaTally> = BTreeMap::new();
+        for (grid, t) in by_grid {
+            if let Some(code) = self.names.name(grid).get(..len) {
+                out.entry(code.to_owned()).or_default().add(&t);
+            }
+        }
+        out
+    }
+
+    /// Every subcategory's counts, as an area's are counted.
+    pub fn categories(&self, period: Period, scope: Scope<'_>) -> BTreeMap<String, AreaTally> {
+        self.named(self.tally_by(period, scope, |e| e.category))
+    }
+
+    fn tally_by(
+        &self,
+        period: Period,
+        scope: Scope<'_>,
+        key: impl Fn(&Entry) -> Sym,
+    ) -> HashMap<Sym, AreaTally> {
+        let w = Window::of(period);
+        let mut out: HashMap<Sym, AreaTally> = HashMap::new();
+        for e in self.scoped(scope, w.to) {
+            let mut one = AreaTally::default();
+            if w.contains(e.reported) {
+                one.reported = 1;
+            }
+            if w.contains(e.registered) {
+                one.registered = 1;
+                one.registered_by_patrol = u64::from(e.source == Source::Patrol);
+                if e.closed != NONE && e.closed < w.to {
+                    one.cohort_closed = 1;
+                    let handlings_on_time = e
+                        .spans
+                        .iter()
+                        .filter(|s| s.node == Node::Handle && s.ended_with(ActionName::Handle))
+                        .all(Span::on_time);
+                    one.cohort_closed_on_time = u64::from(handlings_on_time);
+                    if let Some(i) = e.solved.and_then(level_index) {
+                        one.solved_at[i] = 1;
+                    }
+                }
+            }
+            if w.contains(e.closed) {
+                one.closed = 1;
+            }
+            if one != AreaTally::default() {
+                out.entry(key(e)).or_default().add(&one);
+            }
+        }
+        out
+    }
+
+    /// Every person's counts, keyed by user name (docs/indicators.md, "People"). The system's
+    /// own steps (auto-dispatch, auto-close) are not a person's and are left out.
+    pub fn people(&self, period: Period, scope: Scope<'_>) -> BTreeMap<String, PersonTally> {
+        let w = Window::of(period);
+        let system = self.names.get("system").unwrap_or(NONE);
+        let mut out: HashMap<Sym, PersonTally> = HashMap::new();
+        for e in self.scoped(scope, w.to) {
+            if w.contains(e.reported) && e.reporter != system {
+                let t = out.entry(e.reporter).or_default();
+                t.reported += 1;
+                if e.registered != NONE && e.registered < w.to {
+                    t.valid_reports += 1;
+                }
+            }
+            for (i, s) in e.spans.iter().enumerate() {
+                if s.actor == 0 || s.actor == system || !w.contains(s.ended) {
+                    continue;
+                }
+                let Some(action) = s.action else { continue };
+                let on_time = u64::from(s.on_time());
+                let t = out.entry(s.actor).or_default();
+                match (s.node, action) {
+                    (Node::Confirm, ActionName::Confirm) => {
+                        t.confirmed += 1;
+                        t.confirmed_on_time += on_time;
+                    }
+                    (Node::Check, ActionName::CheckPass | ActionName::CheckFail) => {
+                        t.checked += 1;
+                        t.checked_on_time += on_time;
+                    }
+                    (Node::Register, ActionName::Register) => {
+                        t.registered += 1;
+                        t.registered_on_time += on_time;
+                    }
+                    (Node::Dispatch, ActionName::Dispatch) => {
+                        t.dispatched += 1;
+                        t.dispatched_on_time += on_time;
+                        let returned = e.spans.get(i + 1).is_some_and(|next| {
+                            next.node == Node::Handle && next.ended_with(ActionName::Return)
+                        });
+                        t.dispatch_returned += u64::from(returned);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.retain(|_, t| *t != PersonTally::default());
+        self.named(out)
+    }
+
+    /// Hotspots of the cases reported in the period (`evaluation::hotspots`).
+    pub fn hotspots(
+        &self,
+        period: Period,
+        scope: Scope<'_>,
+        cell_m: f64,
+        min_count: usize,
+    ) -> Vec<Hotspot> {
+        let w = Window::of(period);
+        hotspots(
+            self.scoped(scope, w.to)
+                .filter(|e| w.contains(e.reported) && !e.merged)
+                .map(|e| {
+                    (
+                        self.names.name(e.category).to_owned(),
+                        f64::from(e.lon),
+                        f64::from(e.lat),
+                    )
+                }),
+            cell_m,
+            min_count,
+        )
+    }
+
+    /// Counts per local day of the period (days of `utc_offset_seconds`), oldest first.
+    pub fn trend(
+        &self,
+        period: Period,
+        scope: Scope<'_>,
+        utc_offset_seconds: i32,
+    ) -> Vec<(NaiveDate, DayCounts)> {
+        let w = Window::of(period);
+        let offset = Duration::seconds(i64::from(utc_offset_seconds));
+        let first = (period.from + offset).date_naive();
+        let last = (period.to - Duration::seconds(1) + offset).date_naive();
+        let days = (last - first).num_days().max(0) as usize + 1;
+        let mut out: Vec<(NaiveDate, DayCounts)> = (0..days)
+            .map(|i| (first + Duration::days(i as i64), DayCounts::default()))
+            .collect();
+        // The local midnight starting the first day, in ledger seconds.
+        let day0 = first
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp() - EPOCH - i64::from(utc_offset_seconds))
+            .unwrap_or(0);
+        let mut bump = |t: Secs, f: &dyn Fn(&mut DayCounts)| {
+            if w.contains(t) {
+                let i = (i64::from(t) - day0).div_euclid(86_400);
+                if let Some((_, c)) = usize::try_from(i).ok().and_then(|i| out.get_mut(i)) {
+                    f(c);
+                }
+            }
+        };
+        for e in self.scoped(scope, w.to) {
+            bump(e.reported, &|c| c.reported += 1);
+            bump(e.registered, &|c| c.registered += 1);
+            bump(e.closed, &|c| c.closed += 1);
+            for s in e.spans.iter() {
+                if s.node == Node::Handle && s.action == Some(ActionName::Handle) {
+                    let on_time = s.on_time();
+                    bump(s.ended, &|c| {
+                        c.handled += 1;
+                        c.handled_on_time += u64::from(on_time);
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn named<T>(&self, by_sym: HashMap<Sym, T>) -> BTreeMap<String, T> {
+        by_sym
+            .into_iter()
+            .map(|(k, v)| (self.names.name(k).to_owned(), v))
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------- the stored form
+
+const FORMAT: u8 = 1;
+
+/// A case's record as bytes: version byte, the case's names and times, then its spans. Names
+/// are written out (not interned ids), so a record reads back in any process.
+pub fn encode(r: &CaseRecord) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + r.spans.len() * 24);
+    out.push(FORMAT);
+    put_str(&mut out, &r.grid_code);
+    put_str(&mut out, &r.category_code);
+    put_str(&mut out, &r.reporter);
+    out.push(index_of(&Source::ALL, &r.source));
+    put_uint(&mut out, u64::from(secs(r.reported_at)));
+    out.push(u8::from(r.merged));
+    out.push(r.solved_level.map_or(0, |l| index_of(&LEVELS, &l) + 1));
+    out.extend_from_slice(&(r.lon as f32).to_le_bytes());
+    out.extend_from_slice(&(r.lat as f32).to_le_bytes());
+    put_uint(&mut out, r.parts.len() as u64);
+    for p in &r.parts {
+        put_str(&mut out, p);
+    }
+    put_uint(&mut out, r.spans.len() as u64);
+    for s in &r.spans {
+        out.push(index_of(&NODES, &s.node));
+        let by = s.ended_by.as_ref();
+        out.push(by.map_or(0, |b| index_of(&ActionName::ALL, &b.action) + 1));
+        out.push(by.map_or(0, |b| index_of(&Role::ALL, &b.role) + 1));
+        put_str(&mut out, s.unit.as_deref().unwrap_or(""));
+        put_str(&mut out, by.map_or("", |b| b.actor.as_str()));
+        put_uint(&mut out, u64::from(secs(s.started_at)));
+        put_uint(&mut out, u64::from(opt_secs(s.ended_at)));
+        put_uint(&mut out, u64::from(opt_secs(s.due_at)));
+        put_uint(
+            &mut out,
+            s.working_seconds.clamp(0, i64::from(u32::MAX)) as u64,
+        );
+    }
+    out
+}
+
+fn index_of<T: PartialEq>(all: &[T], x: &T) -> u8 {
+    all.iter().position(|a| a == x).unwrap_or(0) as u8
+}
+
+fn put_uint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_uint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Result<u8, LedgerError> {
+        let (&b, rest) = self
+            .bytes
+            .split_first()
+            .ok_or(LedgerError("ends too early"))?;
+        self.bytes = rest;
+        Ok(b)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], LedgerError> {
+        if self.bytes.len() < n {
+            return Err(LedgerError("ends too early"));
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn uint(&mut self) -> Result<u64, LedgerError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(LedgerError("a number is too long"))
+    }
+
+    fn secs(&mut self) -> Result<Secs, LedgerError> {
+        Secs::try_from(self.uint()?).map_err(|_| LedgerError("a time is out of range"))
+    }
+
+    fn str(&mut self) -> Result<&'a str, LedgerError> {
+        let n = usize::try_from(self.uint()?).map_err(|_| LedgerError("a name is too long"))?;
+        std::str::from_utf8(self.take(n)?).map_err(|_| LedgerError("a name is not UTF-8"))
+    }
+
+    fn f32(&mut self) -> Result<f32, LedgerError> {
+        let b = self.take(4)?;
+        Ok(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn pick<T: Copy>(&mut self, all: &[T]) -> Result<T, LedgerError> {
+        all.get(usize::from(self.byte()?))
+            .copied()
+            .ok_or(LedgerError("an unknown code"))
+    }
+
+    /// 0 for none, else the index + 1.
+    fn pick_opt<T: Copy>(&mut self, all: &[T]) -> Result<Option<T>, LedgerError> {
+        match self.byte()? {
+            0 => Ok(None),
+            i => all
+                .get(usize::from(i) - 1)
+                .copied()
+                .map(Some)
+                .ok_or(LedgerError("an unknown code")),
+        }
+    }
+}
+
+fn decode(names: &mut Names, version: i64, bytes: &[u8]) -> Result<Entry, LedgerError> {
+    let mut r = Reader { bytes };
+    if r.byte()? != FORMAT {
+        return Err(LedgerError("an unknown format"));
+    }
+    let grid = names.intern(r.str()?);
+    let category = names.intern(r.str()?);
+    let reporter = names.intern(r.str()?);
+    let source = r.pick(&Source::ALL)?;
+    let reported = r.secs()?;
+    let merged = r.byte()? != 0;
+    let solved = r.pick_opt(&LEVELS)?;
+    let lon = r.f32()?;
+    let lat = r.f32()?;
+    let n_parts = r.uint()?;
+    // Every part and span takes at least a byte: a count beyond what is left is corrupt, and
+    // must not reserve memory.
+    if n_parts > r.bytes.len() as u64 {
+        return Err(LedgerError("too many parts"));
+    }
+    let parts = (0..n_parts)
+        .map(|_| r.str().map(|s| names.intern(s)))
+        .collect::<Result<Box<[Sym]>, _>>()?;
+    let n_spans = r.uint()?;
+    if n_spans > r.bytes.len() as u64 {
+        return Err(LedgerError("too many spans"));
+    }
+    let mut spans = Vec::with_capacity(n_spans as usize);
+    for _ in 0..n_spans {
+        let node = r.pick(&NODES)?;
+        let action = r.pick_opt(&ActionName::ALL)?;
+        // Who ended it in which role: stored for readers to come, checked here.
+        r.pick_opt(&Role::ALL)?;
+        let unit = names.intern(r.str()?);
+        let actor = names.intern(r.str()?);
+        spans.push(Span {
+            node,
+            action,
+            unit,
+            actor,
+            started: r.secs()?,
+            ended: r.secs()?,
+            due: r.secs()?,
+            working: u32::try_from(r.uint()?).unwrap_or(u32::MAX),
+        });
+    }
+    if !r.bytes.is_empty() {
+        return Err(LedgerError("trailing bytes"));
+    }
+    let first_end = |node: Node, action: ActionName| {
+        spans
+            .iter()
+            .find(|s| s.node == node && s.ended_with(action))
+            .map_or(NONE, |s| s.ended)
+    };
+    Ok(Entry {
+        version,
+        grid,
+        category,
+        reporter,
+        source,
+        reported,
+        registered: first_end(Node::Register, ActionName::Register),
+        closed: first_end(Node::Close, ActionName::Close),
+        merged,
+        solved,
+        lon,
+        lat,
+        parts,
+        spans: spans.into_boxed_slice(),
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::evaluation::{EndedBy, NodeSpan};
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn record(spans: Vec<NodeSpan>) -> CaseRecord {
+        CaseRecord {
+            grid_code: "110105001001001".into(),
+            category_code: "09009".into(),
+            source: Source::Hotline12345,
+            reporter: "w1".into(),
+            reported_at: Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap(),
+            merged: false,
+            solved_level: Some(Level::Street),
+            lon: 116.45,
+            lat: 39.92,
+            parts: vec!["U9".into()],
+            spans,
+        }
+    }
+
+    fn span(start: i64, end: Option<i64>, action: Option<ActionName>) -> NodeSpan {
+        let t = |s: i64| Utc.timestamp_opt(1_772_000_000 + s, 0).unwrap();
+        NodeSpan {
+            node: Node::Handle,
+            unit: Some("U1".into()),
+            started_at: t(start),
+            ended_at: end.map(t),
+            due_at: Some(t(start + 7200)),
+            ended_by: action.map(|action| EndedBy {
+                actor: "u".into(),
+                role: Role::UnitUser,
+                unit: Some("U1".into()),
+                action,
+            }),
+            working_seconds: end.map_or(0, |e| e - start),
+        }
+    }
+
+    #[test]
+    fn a_record_reads_back_as_it_was_written() {
+        let r = record(vec![
+            span(0, Some(3600), Some(ActionName::Handle)),
+            span(4000, None, None),
+        ]);
+        let mut ledger = Ledger::new();
+        let id = Uuid::from_u128(7);
+        ledger.put(id, 3, &r);
+        assert_eq!(ledger.version(id), Some(3));
+        let e = &ledger.entries[0];
+        assert_eq!(ledger.names.name(e.grid), "110105001001001");
+        assert_eq!(ledger.names.name(e.parts[0]), "U9");
+        assert_eq!(e.spans.len(), 2);
+        assert_eq!(e.spans[0].action, Some(ActionName::Handle));
+        assert_eq!(e.spans[0].working, 3600);
+        assert!(e.spans[0].on_time());
+        assert_eq!(e.spans[1].ended, NONE);
+        assert_eq!(e.solved, Some(Level::Street));
+        // Putting the same case again replaces it.
+        ledger.put(id, 4, &record(vec![]));
+        assert_eq!(ledger.len(), 1);
+        assert_eq!(ledger.version(id), Some(4));
+    }
+
+    #[test]
+    fn a_unit_scope_sees_the_cases_the_unit_worked_or_was_named_in() {
+        let ledger = Ledger::of(&[record(vec![span(0, Some(60), Some(ActionName::Handle))])]);
+        let year = Period {
+            from: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            to: Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap(),
+        };
+        let seen = |scope| ledger.areas(year, Level::District, scope).len();
+        assert_eq!(seen(Scope::Unit("U1")), 1);
+        assert_eq!(seen(Scope::Unit("U9")), 1);
+        assert_eq!(seen(Scope::Unit("U2")), 0);
+        assert_eq!(seen(Scope::Region("110105")), 1);
+        assert_eq!(seen(Scope::Region("110106")), 0);
+    }
+
+    proptest! {
+        /// Whatever bytes a damaged database hands back, reading them fails cleanly or gives
+        /// an entry; it never panics.
+        #[test]
+        fn damaged_records_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut names = Names::new();
+            let _ = decode(&mut names, 1, &bytes);
+        }
+
+        /// Cutting a good record anywhere is an error, not a wrong entry.
+        #[test]
+        fn a_cut_record_is_an_error(cut in 0usize..60) {
+            let bytes = encode(&record(vec![span(0, Some(3600), Some(ActionName::Handle))]));
+            prop_assume!(cut < bytes.len());
+            let mut names = Names::new();
+            prop_assert!(decode(&mut names, 1, &bytes[..cut]).is_err());
+        }
+    }
+}

@@ -1,0 +1,17 @@
+-- The evaluation ledger (考核台账): each case's node spans as one compact record
+-- (wangge_domain::ledger::encode), derived from its timeline and kept beside it, so the
+-- indicators of a year are read back rather than replayed from millions of events. The version
+-- and updated_at are the case's when the record was made: a case whose version differs has a
+-- stale record, which the server remakes.
+CREATE TABLE case_ledger (
+    district_code TEXT NOT NULL,
+    case_id       BLOB NOT NULL,
+    version       INTEGER NOT NULL,
+    updated_at    TEXT NOT NULL,
+    record        BLOB NOT NULL,
+    PRIMARY KEY (district_code, case_id),
+    FOREIGN KEY (district_code, case_id) REFERENCES cases (district_code, id)
+) WITHOUT ROWID;
+
+-- Finding the cases changed since the ledger was last brought up to date.
+CREATE INDEX cases_updated ON cases (updated_at);
