@@ -360,6 +360,17 @@ pub struct PersonTally {
     pub dispatched_on_time: u64,
     /// Of `dispatched`, sent back by the unit (a wrong dispatch).
     pub dispatch_returned: u64,
+    /// Of `registered`, voided afterwards (作废).
+    pub registered_voided: u64,
+    pub closed: u64,
+    pub closed_on_time: u64,
+    /// A grid worker's: confirm and check tasks in their grid still undone at the period's end
+    /// although due in it (`GridDuty`).
+    pub verification_overdue: u64,
+    /// A grid worker's: public reports registered in their grid that no patrol had found first.
+    pub missed: u64,
+    /// A grid worker's: cases registered in their grid (the missed rate's denominator).
+    pub grid_registered: u64,
 }
 
 impl PersonTally {
@@ -390,6 +401,193 @@ impl PersonTally {
             self.dispatched,
         )
     }
+
+    /// `(registered − registered_voided) ÷ registered`.
+    pub fn registration_accuracy(&self) -> Option<f64> {
+        rate(
+            self.registered.saturating_sub(self.registered_voided),
+            self.registered,
+        )
+    }
+
+    pub fn on_time_close_rate(&self) -> Option<f64> {
+        rate(self.closed_on_time, self.closed)
+    }
+
+    /// `missed ÷ grid_registered`.
+    pub fn missed_rate(&self) -> Option<f64> {
+        rate(self.missed, self.grid_registered)
+    }
+
+    /// The person's composite score for their role (DESIGN.md §5), over a period of `days`
+    /// days; None for roles without one, or when the person had nothing to be scored on.
+    pub fn score(&self, role: Role, w: &PeopleWeights, days: f64) -> Option<f64> {
+        let volume = |n: u64| Some(w.volume_steps.score(n as f64 / days.max(1.0)));
+        match role {
+            Role::GridWorker => {
+                if self.reported + self.confirmed + self.checked + self.grid_registered == 0 {
+                    return None;
+                }
+                let g = &w.grid_worker;
+                weighted(&[
+                    (g.report_accuracy, self.report_accuracy()),
+                    (g.not_missed, self.missed_rate().map(|r| 100.0 - r)),
+                    (g.on_time_confirm, self.on_time_confirm_rate()),
+                    (g.on_time_check, self.on_time_check_rate()),
+                ])
+            }
+            Role::Receiver if self.registered > 0 => {
+                let r = &w.receiver;
+                weighted(&[
+                    (r.volume, volume(self.registered)),
+                    (r.on_time_registration, self.on_time_registration_rate()),
+                    (r.registration_accuracy, self.registration_accuracy()),
+                ])
+            }
+            Role::ShiftLeader if self.registered + self.closed > 0 => {
+                let l = &w.shift_leader;
+                weighted(&[
+                    (l.on_time_registration, self.on_time_registration_rate()),
+                    (l.registration_accuracy, self.registration_accuracy()),
+                    (l.on_time_close, self.on_time_close_rate()),
+                ])
+            }
+            Role::Dispatcher if self.dispatched > 0 => {
+                let d = &w.dispatcher;
+                weighted(&[
+                    (d.volume, volume(self.dispatched)),
+                    (d.on_time_dispatch, self.on_time_dispatch_rate()),
+                    (d.dispatch_accuracy, self.dispatch_accuracy()),
+                ])
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A volume score (工作量得分) by steps: the score of the highest step whose per-day count the
+/// person reached, 0 below the lowest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VolumeSteps(pub Vec<(f64, f64)>);
+
+impl VolumeSteps {
+    pub fn score(&self, per_day: f64) -> f64 {
+        self.0
+            .iter()
+            .filter(|(at_least, _)| per_day >= *at_least)
+            .map(|(_, score)| *score)
+            .fold(0.0, f64::max)
+    }
+}
+
+impl Default for VolumeSteps {
+    fn default() -> Self {
+        VolumeSteps(vec![(1.0, 40.0), (10.0, 60.0), (20.0, 80.0), (40.0, 100.0)])
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GridWorkerWeights {
+    pub report_accuracy: f64,
+    /// Applied to `100 − missed_rate`.
+    pub not_missed: f64,
+    pub on_time_confirm: f64,
+    pub on_time_check: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReceiverWeights {
+    pub volume: f64,
+    pub on_time_registration: f64,
+    pub registration_accuracy: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShiftLeaderWeights {
+    pub on_time_registration: f64,
+    pub registration_accuracy: f64,
+    pub on_time_close: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DispatcherWeights {
+    pub volume: f64,
+    pub on_time_dispatch: f64,
+    pub dispatch_accuracy: f64,
+}
+
+/// The people's composite scores, one weighting per role (DESIGN.md §5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeopleWeights {
+    pub grid_worker: GridWorkerWeights,
+    pub receiver: ReceiverWeights,
+    pub shift_leader: ShiftLeaderWeights,
+    pub dispatcher: DispatcherWeights,
+    pub volume_steps: VolumeSteps,
+}
+
+impl Default for PeopleWeights {
+    fn default() -> Self {
+        PeopleWeights {
+            grid_worker: GridWorkerWeights {
+                report_accuracy: 40.0,
+                not_missed: 20.0,
+                on_time_confirm: 20.0,
+                on_time_check: 20.0,
+            },
+            receiver: ReceiverWeights {
+                volume: 25.0,
+                on_time_registration: 40.0,
+                registration_accuracy: 35.0,
+            },
+            shift_leader: ShiftLeaderWeights {
+                on_time_registration: 25.0,
+                registration_accuracy: 40.0,
+                on_time_close: 35.0,
+            },
+            dispatcher: DispatcherWeights {
+                volume: 20.0,
+                on_time_dispatch: 40.0,
+                dispatch_accuracy: 40.0,
+            },
+            volume_steps: VolumeSteps::default(),
+        }
+    }
+}
+
+/// What a grid owes in a period, for its grid worker(s) (`Ledger::grid_duties`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GridDuty {
+    /// Cases registered in the grid in the period.
+    pub registered: u64,
+    /// Public reports (hotline, app, …) registered in the period with no patrol report of the
+    /// same subcategory near them shortly before (漏报).
+    pub missed: u64,
+    /// Confirm and check tasks still undone at the period's end, due in it.
+    pub verification_overdue: u64,
+}
+
+/// When a public report counts as missed by the grid's patrols: no patrol report of the same
+/// subcategory within `radius_m` metres in the `window_hours` before it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MissedRule {
+    pub radius_m: f64,
+    pub window_hours: u32,
+}
+
+impl Default for MissedRule {
+    fn default() -> Self {
+        MissedRule {
+            radius_m: 100.0,
+            window_hours: 72,
+        }
+    }
+}
+
+/// 未诉先办: of the problems registered, the share the grid's patrols found before any
+/// citizen reported them: `registered_by_patrol ÷ (registered_by_patrol + missed)`.
+pub fn discovery_rate(registered_by_patrol: u64, missed: u64) -> Option<f64> {
+    rate(registered_by_patrol, registered_by_patrol + missed)
 }
 
 /// Weights of a composite score: each indicator (a percentage) times its weight, over the sum of
@@ -930,6 +1128,82 @@ mod tests {
             !people.contains_key("u"),
             "units are counted by unit, not by person"
         );
+    }
+
+    #[test]
+    fn people_scores_follow_their_roles_weights() {
+        let week = Period {
+            from: at(1, 16, 0),
+            to: at(8, 16, 0),
+        };
+        let cases = vec![
+            worked_case("110105001001001"),
+            stuck_case("110105001001002"),
+        ];
+        let mut people = Ledger::of(&cases).people(week, Scope::All);
+        // l closed the worked case; r's registrations were not voided.
+        assert_eq!(people["l"].closed, 1);
+        assert_eq!(people["r"].registered_voided, 0);
+        assert_eq!(people["r"].registration_accuracy(), Some(100.0));
+        let w = people.get_mut("w").unwrap();
+        // Half of what was registered in the worker's grid was missed by patrol.
+        w.grid_registered = 2;
+        w.missed = 1;
+        let weights = PeopleWeights::default();
+        // 40 × 100 (accuracy) + 20 × (100 − 50) (missed) + 20 × 100 (confirm) + 20 × 50 (check).
+        assert_eq!(
+            people["w"].score(Role::GridWorker, &weights, 7.0),
+            Some(80.0)
+        );
+        // Two dispatches in seven days is below the first volume step: 20 × 0 + 40 × 50 + 40 × 100.
+        assert_eq!(
+            people["d"].score(Role::Dispatcher, &weights, 7.0),
+            Some(60.0)
+        );
+        // Over one day, two dispatches reach the first step (40): 20 × 40 + 40 × 50 + 40 × 100.
+        assert_eq!(
+            people["d"].score(Role::Dispatcher, &weights, 1.0),
+            Some(68.0)
+        );
+        assert_eq!(people["d"].score(Role::UnitUser, &weights, 7.0), None);
+        let steps = VolumeSteps::default();
+        assert_eq!(
+            [0.5, 1.0, 25.0, 100.0].map(|n| steps.score(n)),
+            [0.0, 40.0, 80.0, 100.0]
+        );
+    }
+
+    #[test]
+    fn grid_duties_count_missed_public_reports_and_undone_checks() {
+        let week = Period {
+            from: at(1, 16, 0),
+            to: at(8, 16, 0),
+        };
+        // A hotline report in grid 2 that no patrol found: missed.
+        let missed = stuck_case("110105001001002");
+        // The same kind of hotline report where a patrol had reported the same subcategory at
+        // the same place: found first.
+        let mut found = stuck_case("110105001001001");
+        found.category_code = "09009".into();
+        // A patrol case left waiting for its check after handling, due within the week.
+        let mut unchecked = worked_case("110105001001003");
+        let check = unchecked
+            .spans
+            .iter()
+            .position(|s| s.node == Node::Check)
+            .unwrap();
+        unchecked.spans.truncate(check + 1);
+        unchecked.spans[check].ended_at = None;
+        unchecked.spans[check].ended_by = None;
+        let cases = vec![worked_case("110105001001001"), found, missed, unchecked];
+        let duties = Ledger::of(&cases).grid_duties(week, Scope::All, MissedRule::default());
+        let g1 = &duties["110105001001001"];
+        assert_eq!((g1.registered, g1.missed), (2, 0), "{g1:?}");
+        let g2 = &duties["110105001001002"];
+        assert_eq!((g2.registered, g2.missed), (1, 1));
+        assert_eq!(duties["110105001001003"].verification_overdue, 1);
+        // Discovery: of the three problems in grids 1 and 2 (two patrol-found, one missed).
+        assert_eq!(discovery_rate(2, 1), Some(66.67));
     }
 
     #[test]

@@ -20,7 +20,8 @@ use crate::case::Source;
 use crate::case_clock::Node;
 use crate::case_loop::ActionName;
 use crate::evaluation::{
-    AreaTally, CaseRecord, Hotspot, Period, PersonTally, UnitTally, code_len, hotspots, level_index,
+    AreaTally, CaseRecord, GridDuty, Hotspot, MissedRule, Period, PersonTally, UnitTally, code_len,
+    hotspots, level_index,
 };
 use crate::region::Level;
 use crate::role::Role;
@@ -420,6 +421,14 @@ impl Ledger {
                     (Node::Register, ActionName::Register) => {
                         t.registered += 1;
                         t.registered_on_time += on_time;
+                        let voided = e.spans[i + 1..]
+                            .iter()
+                            .any(|later| later.action == Some(ActionName::Reject));
+                        t.registered_voided += u64::from(voided);
+                    }
+                    (Node::Close, ActionName::Close) => {
+                        t.closed += 1;
+                        t.closed_on_time += on_time;
                     }
                     (Node::Dispatch, ActionName::Dispatch) => {
                         t.dispatched += 1;
@@ -434,6 +443,78 @@ impl Ledger {
             }
         }
         out.retain(|_, t| *t != PersonTally::default());
+        self.named(out)
+    }
+
+    /// What each grid owed in the period (`GridDuty`), keyed by grid code.
+    pub fn grid_duties(
+        &self,
+        period: Period,
+        scope: Scope<'_>,
+        rule: MissedRule,
+    ) -> BTreeMap<String, GridDuty> {
+        const METRES_PER_DEGREE: f64 = 111_320.0;
+        let w = Window::of(period);
+        let cell_m = rule.radius_m.max(1.0);
+        let window = rule.window_hours.saturating_mul(3600);
+        let cell = |lon: f32, lat: f32| {
+            let (lon, lat) = (f64::from(lon), f64::from(lat));
+            (
+                (lon * METRES_PER_DEGREE * lat.to_radians().cos() / cell_m).floor() as i64,
+                (lat * METRES_PER_DEGREE / cell_m).floor() as i64,
+            )
+        };
+        // Patrol reports by subcategory and cell, to look for one near each public report.
+        let mut patrols: HashMap<(Sym, i64, i64), Vec<Sighting>> = HashMap::new();
+        for e in self.scoped(scope, w.to) {
+            if e.source == Source::Patrol && e.reported.saturating_add(window) >= w.from {
+                let (x, y) = cell(e.lon, e.lat);
+                patrols
+                    .entry((e.category, x, y))
+                    .or_default()
+                    .push((e.reported, e.lon, e.lat));
+            }
+        }
+        let found_first = |e: &Entry| {
+            let (x, y) = cell(e.lon, e.lat);
+            (-1..=1).any(|dx| {
+                (-1..=1).any(|dy| {
+                    patrols.get(&(e.category, x + dx, y + dy)).is_some_and(|v| {
+                        v.iter().any(|&(t, lon, lat)| {
+                            t <= e.reported
+                                && e.reported - t <= window
+                                && metres(lon, lat, e.lon, e.lat) <= rule.radius_m
+                        })
+                    })
+                })
+            })
+        };
+        let mut out: HashMap<Sym, GridDuty> = HashMap::new();
+        for e in self.scoped(scope, w.to) {
+            let mut one = GridDuty::default();
+            if w.contains(e.registered) {
+                one.registered = 1;
+                if e.source.needs_confirmation() && !found_first(e) {
+                    one.missed = 1;
+                }
+            }
+            one.verification_overdue = e
+                .spans
+                .iter()
+                .filter(|s| {
+                    matches!(s.node, Node::Confirm | Node::Check)
+                        && s.started < w.to
+                        && (s.ended == NONE || s.ended >= w.to)
+                        && w.contains(s.due)
+                })
+                .count() as u64;
+            if one != GridDuty::default() {
+                let t = out.entry(e.grid).or_default();
+                t.registered += one.registered;
+                t.missed += one.missed;
+                t.verification_overdue += one.verification_overdue;
+            }
+        }
         self.named(out)
     }
 
@@ -512,6 +593,18 @@ impl Ledger {
             .map(|(k, v)| (self.names.name(k).to_owned(), v))
             .collect()
     }
+}
+
+/// A patrol report's time and place.
+type Sighting = (Secs, f32, f32);
+
+/// Metres between two nearby points (equirectangular; exact enough within a city).
+fn metres(lon1: f32, lat1: f32, lon2: f32, lat2: f32) -> f64 {
+    const METRES_PER_DEGREE: f64 = 111_320.0;
+    let mid = ((f64::from(lat1) + f64::from(lat2)) / 2.0).to_radians();
+    let dx = (f64::from(lon2) - f64::from(lon1)) * METRES_PER_DEGREE * mid.cos();
+    let dy = (f64::from(lat2) - f64::from(lat1)) * METRES_PER_DEGREE;
+    (dx * dx + dy * dy).sqrt()
 }
 
 // ---------------------------------------------------------------- the stored form

@@ -164,7 +164,7 @@ pub fn clock_limits(
 }
 
 /// Writes the status, the clock and its yellow/red instants into the row.
-fn refresh_row(
+pub fn refresh_row(
     state: &AppState,
     row: &mut CaseRow,
     cached: &Cached,
@@ -348,7 +348,7 @@ pub async fn readable_case(
     Ok((row, cached))
 }
 
-fn event_payload(action: &Action, extra: &[(&str, Value)]) -> String {
+pub fn event_payload(action: &Action, extra: &[(&str, Value)]) -> String {
     let mut value = serde_json::to_value(action).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut value {
         map.remove("action");

@@ -41,6 +41,9 @@ pub struct Config {
     /// Weights of the handling units' and the areas' composite scores (docs/indicators.md).
     pub unit_weights: wangge_domain::evaluation::UnitWeights,
     pub area_weights: wangge_domain::evaluation::AreaWeights,
+    pub people_weights: wangge_domain::evaluation::PeopleWeights,
+    /// When a public report counts as missed by the grid's patrols.
+    pub missed_rule: wangge_domain::evaluation::MissedRule,
 }
 
 /// The time cases are stamped with: the system clock, or an instant set by whoever replays
@@ -85,6 +88,8 @@ impl Default for Config {
             secure_cookies: false,
             unit_weights: Default::default(),
             area_weights: Default::default(),
+            people_weights: Default::default(),
+            missed_rule: Default::default(),
         }
     }
 }

@@ -194,6 +194,12 @@ pub struct AreaRow {
     closure_rate: Option<f64>,
     on_time_closure_rate: Option<f64>,
     patrol_share: Option<f64>,
+    /// Public reports registered that no patrol had found first (areas only).
+    missed: Option<u64>,
+    /// 未诉先办: `registered_by_patrol ÷ (registered_by_patrol + missed)` (areas only).
+    discovery_rate: Option<f64>,
+    /// `reported ÷` the area's km² (areas only).
+    cases_per_km2: Option<f64>,
     solved_share_grid: Option<f64>,
     solved_share_community: Option<f64>,
     solved_share_street: Option<f64>,
@@ -230,6 +236,9 @@ fn area_row(
         closure_rate: t.closure_rate(),
         on_time_closure_rate: t.on_time_closure_rate(),
         patrol_share: t.patrol_share(),
+        missed: None,
+        discovery_rate: None,
+        cases_per_km2: None,
         solved_share_grid: t.solved_share(Level::Grid),
         solved_share_community: t.solved_share(Level::Community),
         solved_share_street: t.solved_share(Level::Street),
@@ -269,6 +278,23 @@ pub struct PersonRow {
     dispatch_returned: u64,
     on_time_dispatch_rate: Option<f64>,
     dispatch_accuracy: Option<f64>,
+    registered_voided: u64,
+    registration_accuracy: Option<f64>,
+    closed: u64,
+    closed_on_time: u64,
+    on_time_close_rate: Option<f64>,
+    /// A grid worker's: confirm and check tasks in their grid undone at the period's end.
+    verification_overdue: u64,
+    /// A grid worker's: public reports registered in their grid that no patrol found first.
+    missed: u64,
+    /// Cases registered in the grid worker's grid.
+    grid_registered: u64,
+    missed_rate: Option<f64>,
+    /// The composite score of the person's role; null for roles without one.
+    score: Option<f64>,
+    grade: Option<char>,
+    /// Among people of the same role.
+    rank: Option<usize>,
 }
 
 /// The JSON answer: the period and one row per unit, area, person or category.
@@ -441,14 +467,29 @@ impl Counting<'_> {
             |p| self.ledger.areas(p, level, self.scope),
             |t| t.score(weights),
         );
+        let len = evaluation::code_len(level);
+        let mut missed: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+        for (grid, d) in self.duties() {
+            if let Some(code) = grid.get(..len) {
+                *missed.entry(code.to_owned()).or_default() += d.missed;
+            }
+        }
         Table::Areas(
             self.ledger
                 .areas(self.period, level, self.scope)
                 .into_iter()
                 .map(|(code, t)| {
-                    let name = atlas.region(&code).map(|r| r.name.clone());
+                    let region = atlas.region(&code);
+                    let name = region.map(|r| r.name.clone());
+                    let km2 = region.map(|r| r.area_m2 / 1e6).filter(|a| *a > 0.0);
                     let e = earlier.get(&code).copied().unwrap_or_default();
-                    area_row(code, name, Some(level), &t, e, weights)
+                    let m = missed.get(&code).copied().unwrap_or(0);
+                    let mut row = area_row(code, name, Some(level), &t, e, weights);
+                    row.missed = Some(m);
+                    row.discovery_rate = evaluation::discovery_rate(t.registered_by_patrol, m);
+                    row.cases_per_km2 =
+                        km2.map(|a| (t.reported as f64 / a * 100.0).round() / 100.0);
+                    row
                 })
                 .collect(),
         )
@@ -476,41 +517,83 @@ impl Counting<'_> {
         .ranked()
     }
 
+    fn duties(&self) -> std::collections::BTreeMap<String, evaluation::GridDuty> {
+        self.ledger
+            .grid_duties(self.period, self.scope, self.state.config.missed_rule)
+    }
+
     fn people(&self, users: &[UserRow]) -> Table {
-        let users: std::collections::HashMap<&str, &UserRow> =
+        let by_name: std::collections::HashMap<&str, &UserRow> =
             users.iter().map(|u| (u.username.as_str(), u)).collect();
-        Table::People(
-            self.ledger
-                .people(self.period, self.scope)
-                .into_iter()
-                .map(|(username, t)| {
-                    let user = users.get(username.as_str());
-                    PersonRow {
-                        display_name: user.map(|u| u.display_name.clone()),
-                        role: user.map(|u| u.role.clone()),
-                        region_code: user.and_then(|u| u.region_code.clone()),
-                        report_accuracy: t.report_accuracy(),
-                        on_time_confirm_rate: t.on_time_confirm_rate(),
-                        on_time_check_rate: t.on_time_check_rate(),
-                        on_time_registration_rate: t.on_time_registration_rate(),
-                        on_time_dispatch_rate: t.on_time_dispatch_rate(),
-                        dispatch_accuracy: t.dispatch_accuracy(),
-                        username,
-                        reported: t.reported,
-                        valid_reports: t.valid_reports,
-                        confirmed: t.confirmed,
-                        confirmed_on_time: t.confirmed_on_time,
-                        checked: t.checked,
-                        checked_on_time: t.checked_on_time,
-                        registered: t.registered,
-                        registered_on_time: t.registered_on_time,
-                        dispatched: t.dispatched,
-                        dispatched_on_time: t.dispatched_on_time,
-                        dispatch_returned: t.dispatch_returned,
-                    }
-                })
-                .collect(),
-        )
+        let mut tallies = self.ledger.people(self.period, self.scope);
+        // What a grid owed goes to its grid worker(s), who get a row even if they did nothing.
+        let duties = self.duties();
+        for u in users.iter().filter(|u| u.role == Role::GridWorker.as_str()) {
+            let Some(d) = u.region_code.as_ref().and_then(|g| duties.get(g)) else {
+                continue;
+            };
+            let t = tallies.entry(u.username.clone()).or_default();
+            t.verification_overdue = d.verification_overdue;
+            t.missed = d.missed;
+            t.grid_registered = d.registered;
+        }
+        let days = (self.period.to - self.period.from).num_seconds() as f64 / 86_400.0;
+        let weights = &self.state.config.people_weights;
+        let mut rows: Vec<PersonRow> = tallies
+            .into_iter()
+            .map(|(username, t)| {
+                let user = by_name.get(username.as_str());
+                let role = user.and_then(|u| u.role.parse::<Role>().ok());
+                PersonRow {
+                    display_name: user.map(|u| u.display_name.clone()),
+                    role: user.map(|u| u.role.clone()),
+                    region_code: user.and_then(|u| u.region_code.clone()),
+                    report_accuracy: t.report_accuracy(),
+                    on_time_confirm_rate: t.on_time_confirm_rate(),
+                    on_time_check_rate: t.on_time_check_rate(),
+                    on_time_registration_rate: t.on_time_registration_rate(),
+                    on_time_dispatch_rate: t.on_time_dispatch_rate(),
+                    dispatch_accuracy: t.dispatch_accuracy(),
+                    registration_accuracy: t.registration_accuracy(),
+                    on_time_close_rate: t.on_time_close_rate(),
+                    missed_rate: t.missed_rate(),
+                    score: role.and_then(|r| t.score(r, weights, days)),
+                    grade: None,
+                    rank: None,
+                    username,
+                    reported: t.reported,
+                    valid_reports: t.valid_reports,
+                    confirmed: t.confirmed,
+                    confirmed_on_time: t.confirmed_on_time,
+                    checked: t.checked,
+                    checked_on_time: t.checked_on_time,
+                    registered: t.registered,
+                    registered_on_time: t.registered_on_time,
+                    dispatched: t.dispatched,
+                    dispatched_on_time: t.dispatched_on_time,
+                    dispatch_returned: t.dispatch_returned,
+                    registered_voided: t.registered_voided,
+                    closed: t.closed,
+                    closed_on_time: t.closed_on_time,
+                    verification_overdue: t.verification_overdue,
+                    missed: t.missed,
+                    grid_registered: t.grid_registered,
+                }
+            })
+            .collect();
+        // Ranked within each role: a dispatcher is not measured against a grid worker.
+        let mut roles: Vec<Option<String>> = rows.iter().map(|r| r.role.clone()).collect();
+        roles.sort();
+        roles.dedup();
+        for role in roles {
+            let members: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].role == role).collect();
+            let scores: Vec<Option<f64>> = members.iter().map(|&i| rows[i].score).collect();
+            for (&i, rank) in members.iter().zip(evaluation::rank(&scores)) {
+                rows[i].grade = rows[i].score.map(evaluation::grade);
+                rows[i].rank = rank;
+            }
+        }
+        Table::People(rows)
     }
 
     /// Cases reported in the period, clustered by subcategory and cell.

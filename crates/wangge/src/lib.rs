@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod bench_map;
+pub mod bench_stats;
 pub mod check;
 pub mod demo;
 pub mod generate;

@@ -131,6 +131,19 @@ enum BenchWhat {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// A year of cases (generated into the database if it is empty), then every indicator of
+    /// the year from a fresh server (cold) and again (warm); prints the seconds.
+    Stats {
+        #[command(flatten)]
+        db: DbArg,
+        /// Cases in the year (Beijing Chaoyang: 1.6 million).
+        #[arg(long, default_value_t = 1_600_000)]
+        cases: usize,
+        #[arg(long, default_value_t = 18000)]
+        grids: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Full case lifecycles over HTTP (report → register → dispatch → accept → handle →
     /// check_pass → close) by the demo users; prints transitions/s and latency percentiles.
     Loop {
@@ -436,6 +449,24 @@ async fn run_async(command: Command) -> Result<()> {
         } => {
             let store = open_store(&db.db).await?;
             wangge::bench_map::seed_map_city(&store, grids, cases, seed, true).await?;
+            Ok(())
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Stats {
+                    db,
+                    cases,
+                    grids,
+                    seed,
+                },
+        } => {
+            let store = open_store(&db.db).await?;
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let report = wangge::bench_stats::run(&store, cases, grids, seed, progress).await?;
+            if let Some(s) = report.generate_seconds {
+                eprintln!("bench stats: the year was generated in {s:.0} s");
+            }
+            println!("{} backend={}", report.summary(), store.backend_name());
             Ok(())
         }
         Command::Bench {

@@ -7,6 +7,7 @@ mod common;
 use common::TestServer;
 use serde_json::{Value, json};
 use wangge_server::Config;
+use wangge_store::Store;
 
 async fn act(server: &TestServer, user: &str, id: &str, command: Value) {
     let token = server.login(user).await;
@@ -132,6 +133,25 @@ async fn a_reworked_case_counts_for_its_unit_and_its_area() {
         );
         assert_eq!(row["closure_rate"], 100.0);
         assert_eq!(row["patrol_share"], 100.0);
+        // Found by patrol, nothing missed: all of it found before any citizen called.
+        assert_eq!(
+            (row["missed"].as_u64(), row["discovery_rate"].as_f64()),
+            (Some(0), Some(100.0))
+        );
+        assert!(
+            row["cases_per_km2"].as_f64().is_some_and(|d| d > 0.0),
+            "{row}"
+        );
+        // The change is against the period of the same length just before (the demo's seeding).
+        if let Some(before) = row["previous_score"].as_f64() {
+            assert_eq!(
+                row["score_change"].as_f64(),
+                Some(((100.0 - before) * 100.0).round() / 100.0)
+            );
+        } else {
+            assert!(row["score_change"].is_null());
+        }
+        assert!(row["last_year_score"].is_null(), "nothing a year ago");
         assert_eq!(
             (row["score"].as_f64(), row["grade"].as_str()),
             (Some(100.0), Some("A"))
@@ -167,6 +187,11 @@ async fn a_reworked_case_counts_for_its_unit_and_its_area() {
             (Some(1), Some(1), Some(2))
         );
         assert_eq!(worker["role"], "grid_worker");
+        // A grid worker who reported and checked is scored, and ranked among grid workers.
+        assert!(worker["score"].as_f64().is_some(), "{worker}");
+        assert_eq!(worker["rank"], 1);
+        assert_eq!(worker["missed"], 0);
+        assert_eq!(person("demo-leader")["closed"], 1);
         assert_eq!(person("demo-receiver")["registered"], 1);
         assert_eq!(person("demo-dispatcher")["dispatched"], 1);
         assert_eq!(person("demo-dispatcher")["dispatch_accuracy"], 100.0);
@@ -305,4 +330,69 @@ async fn a_reworked_case_counts_for_its_unit_and_its_area() {
 
 fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
+}
+
+/// The ledger statistics count from is stored: a restarted server reads it back instead of
+/// replaying timelines, and afterwards remakes only the cases that changed — including a change
+/// made by another server on the same database, which it finds by the case's update time.
+#[tokio::test]
+async fn the_ledger_is_read_back_and_caught_up_incrementally() {
+    for server in common::servers(Config::default()).await {
+        let first = server.state.ledger.catch_up(&server.state).await.unwrap();
+        let cases = server.state.store.count_cases().await.unwrap() as usize;
+        assert!(cases > 0);
+        assert_eq!(
+            first.remade, cases,
+            "a new database: every case is made once"
+        );
+        let again = server.state.ledger.catch_up(&server.state).await.unwrap();
+        assert_eq!(again.remade, 0, "nothing changed");
+
+        // Another server on the same database: it loads what the first one stored.
+        let other = wangge_server::AppState::load(server.state.store.clone(), Config::default())
+            .await
+            .unwrap();
+        let loaded = other.ledger.catch_up(&other).await.unwrap();
+        assert_eq!((loaded.loaded, loaded.remade), (cases, 0));
+
+        // A case registered through the first server …
+        let worker = server.login("demo-worker").await;
+        let grid = server.region_of("demo-worker").await;
+        let (lon, lat) = server.point_in(&grid).await;
+        let resp = server
+            .post(
+                &worker,
+                "/api/v1/cases",
+                &json!({"category": "09009", "description": "台账",
+                "lon": lon, "lat": lat, "source": "patrol"}),
+            )
+            .await;
+        let id = resp.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        act(&server, "demo-receiver", &id, json!({"action": "register"})).await;
+        // … is remade alone by it, and found and remade alone by the other one.
+        let mine = server.state.ledger.catch_up(&server.state).await.unwrap();
+        assert_eq!(mine.remade, 1);
+        let theirs = other.ledger.catch_up(&other).await.unwrap();
+        assert_eq!(theirs.remade, 1);
+
+        // Today's trend counts it on today's line.
+        let leader = server.login("demo-district").await;
+        let trend: Value = server
+            .get(&leader, "/api/v1/stats/trend")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let days = trend["rows"].as_array().unwrap();
+        let today = days.last().unwrap();
+        assert!(today["reported"].as_u64().unwrap() >= 1, "{today}");
+        assert!(today["registered"].as_u64().unwrap() >= 1, "{today}");
+        assert!(
+            days.windows(2)
+                .all(|w| w[0]["day"].as_str() < w[1]["day"].as_str())
+        );
+    }
 }
