@@ -13,6 +13,7 @@
 
 pub mod admin;
 pub mod case_page;
+pub mod dashboard;
 pub mod desks;
 mod export;
 pub mod i18n;
@@ -58,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .merge(map::routes())
         .merge(phone::routes())
         .merge(admin::routes())
+        .merge(dashboard::routes())
 }
 
 /// The states still being worked on, which lists and the map show unless a state is picked.
@@ -325,6 +327,9 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
             items.push(("/console/admin/calendar", "nav.admin_calendar"));
             items.push(("/console/admin/regions", "nav.admin_regions"));
         }
+    }
+    if dashboard::STATS_ROLES.contains(&role) {
+        items.push(("/console/stats", "nav.stats"));
     }
     if role != Role::UnitUser {
         items.push(("/console/map", "nav.map"));

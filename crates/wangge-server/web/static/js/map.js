@@ -82,8 +82,15 @@
   }
 
   var focus = cfg.focus;
+  /* ?lon=&lat=[&zoom=]: open centred on a place (the dashboard's hotspots link here). */
+  var here = new URLSearchParams(location.search);
+  var centre = [parseFloat(here.get('lat')), parseFloat(here.get('lon'))];
+  var centreZoom = parseInt(here.get('zoom'), 10);
+  var centred = Math.abs(centre[0]) <= 90 && Math.abs(centre[1]) <= 180;
   if (focus) {
     map.setView([focus.lat, focus.lon], 17);
+  } else if (centred) {
+    map.setView(centre, centreZoom >= 3 && centreZoom <= 19 ? centreZoom : 16);
   } else if (cfg.bbox) {
     map.fitBounds([[cfg.bbox[1], cfg.bbox[0]], [cfg.bbox[3], cfg.bbox[2]]], { padding: [8, 8] });
   } else {
@@ -274,6 +281,104 @@
     });
   });
 
+  // ---------------------------------------------------------------- hotspots
+
+  /* Places where one subcategory keeps coming back (/api/v1/stats/hotspots: cells of
+   * HOTSPOT_CELL_M metres with at least HOTSPOT_MIN cases), for the period of the date filters
+   * or the last HOTSPOT_DAYS days, narrowed to the category filter. Drawn on the cases' canvas
+   * beneath the cases, so a case inside a circle still takes the click. */
+  var HOTSPOT_DAYS = 30;
+  var HOTSPOT_CELL_M = 300;
+  var HOTSPOT_MIN = 3;
+  var hotspotLayer = L.layerGroup();
+  var hotspotToggle = document.getElementById('hotspot-toggle');
+  var hotspotStatus = document.getElementById('hotspot-status');
+  var hotspotCtrl = null;
+  var hotspotsOn = false;
+
+  /* A day on the Beijing calendar, `days` from `day` (today when none). */
+  function shiftDay(day, days) {
+    var base = day ? Date.parse(day + 'T00:00:00Z') : Date.now() + 8 * 3600000;
+    return new Date(base + days * 86400000).toISOString().slice(0, 10);
+  }
+  function hotspotPeriod() {
+    var from = form.elements.from ? form.elements.from.value : '';
+    var to = form.elements.to ? form.elements.to.value : '';
+    if (!to) to = shiftDay(null, 0);
+    if (!from) from = shiftDay(to, -(HOTSPOT_DAYS - 1));
+    if (from > to) from = to;
+    return { from: from, to: to };
+  }
+
+  function hotspotPopup(h) {
+    var box = el('div', { 'class': 'hotspot-popup', 'data-testid': 'hotspot-popup', 'data-category': h.category_code });
+    box.appendChild(el('strong', null, h.category_name || categoryLabel[h.category_code] || h.category_code));
+    box.appendChild(el('div', { 'class': 'small muted' }, h.category_code));
+    box.appendChild(el('div', { 'class': 'count' }, t('map.hotspot_count', { n: h.count })));
+    return box;
+  }
+
+  function hotspotMarker(h) {
+    var marker = L.circleMarker([h.lat, h.lon], {
+      renderer: caseRenderer, pane: 'cases',
+      radius: Math.min(36, 10 + 4 * Math.sqrt(h.count)),
+      color: '#7f2704', weight: 2, fillColor: '#f16913', fillOpacity: 0.35,
+      bubblingMouseEvents: false
+    });
+    marker.bindPopup(function () { return hotspotPopup(h); }, { minWidth: 160, maxWidth: 280 });
+    return marker;
+  }
+
+  function showHotspotStatus(text, isError) {
+    if (!hotspotStatus) return;
+    hotspotStatus.textContent = text;
+    hotspotStatus.classList.toggle('error', !!isError);
+  }
+
+  function loadHotspots() {
+    if (!hotspotsOn) return Promise.resolve();
+    if (hotspotCtrl) hotspotCtrl.abort();
+    hotspotCtrl = new AbortController();
+    var p = hotspotPeriod();
+    var q = new URLSearchParams({ from: p.from, to: p.to, cell_m: String(HOTSPOT_CELL_M), min: String(HOTSPOT_MIN) });
+    showHotspotStatus(t('map.loading'));
+    return getJSON('/api/v1/stats/hotspots?' + q.toString(), hotspotCtrl.signal).then(function (body) {
+      var rows = Array.isArray(body) ? body : (body && body.rows) || [];
+      var category = form.elements.category ? form.elements.category.value : '';
+      if (category) rows = rows.filter(function (h) { return h.category_code === category; });
+      hotspotLayer.clearLayers();
+      rows.forEach(function (h) { hotspotLayer.addLayer(hotspotMarker(h)); });
+      hotspotLayer.eachLayer(function (m) { m.bringToBack(); });
+      showHotspotStatus(t(rows.length ? 'map.hotspots' : 'map.hotspots_none', { n: rows.length, from: p.from, to: p.to }));
+      document.body.dataset.hotspots = String(rows.length);
+    }, function (e) {
+      if (e.name === 'AbortError') return;
+      showHotspotStatus(t('map.hotspots_error'), true);
+      document.body.dataset.hotspots = 'error';
+    });
+  }
+
+  function setHotspots(on) {
+    hotspotsOn = on;
+    if (hotspotToggle) hotspotToggle.setAttribute('aria-pressed', String(on));
+    var q = new URLSearchParams(location.search);
+    if (on) q.set('hotspots', '1'); else q.delete('hotspots');
+    history.replaceState(null, '', location.pathname + (q.toString() ? '?' + q.toString() : ''));
+    if (on) {
+      hotspotLayer.addTo(map);
+      return loadHotspots();
+    }
+    if (hotspotCtrl) hotspotCtrl.abort();
+    map.removeLayer(hotspotLayer);
+    hotspotLayer.clearLayers();
+    showHotspotStatus('');
+    delete document.body.dataset.hotspots;
+    return Promise.resolve();
+  }
+  if (hotspotToggle) {
+    hotspotToggle.addEventListener('click', function () { setHotspots(!hotspotsOn); });
+  }
+
   // ---------------------------------------------------------------- wiring
 
   var moveTimer = null;
@@ -290,11 +395,13 @@
   function applyFilters(ev) {
     if (ev) ev.preventDefault();
     var p = filterParams();
-    var here = new URLSearchParams(location.search);
-    if (here.get('case')) p.set('case', here.get('case'));
+    var now = new URLSearchParams(location.search);
+    if (now.get('case')) p.set('case', now.get('case'));
+    if (hotspotsOn) p.set('hotspots', '1');
     history.replaceState(null, '', location.pathname + (p.toString() ? '?' + p.toString() : ''));
     setStatus(t('map.loading'));
     loadCases().catch(function () {});
+    loadHotspots();
   }
   form.addEventListener('submit', applyFilters);
   form.querySelectorAll('select, input').forEach(function (input) { input.addEventListener('change', applyFilters); });
@@ -306,6 +413,7 @@
   }, 60000);
 
   var first = [loadLevel('district'), loadLevel('street'), loadCases()];
+  if (here.get('hotspots') === '1') first.push(setHotspots(true));
   if (map.getZoom() >= COMMUNITY_ZOOM) first.push(loadLevel('community'));
   if (map.getZoom() >= GRID_ZOOM) first.push(loadGrids());
   Promise.all(first).then(function () {
