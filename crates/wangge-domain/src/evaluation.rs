@@ -239,6 +239,16 @@ pub struct UnitTally {
 }
 
 impl UnitTally {
+    pub(crate) fn add(&mut self, o: UnitTally) {
+        self.due += o.due;
+        self.handled += o.handled;
+        self.handled_on_time += o.handled_on_time;
+        self.overdue += o.overdue;
+        self.returned += o.returned;
+        self.rework_count += o.rework_count;
+        self.handling_seconds.extend(o.handling_seconds);
+    }
+
     pub fn on_time_handling_rate(&self) -> Option<f64> {
         rate(self.handled_on_time, self.due)
     }
@@ -374,6 +384,45 @@ pub struct PersonTally {
 }
 
 impl PersonTally {
+    pub(crate) fn add(&mut self, o: &PersonTally) {
+        let PersonTally {
+            reported,
+            valid_reports,
+            confirmed,
+            confirmed_on_time,
+            checked,
+            checked_on_time,
+            registered,
+            registered_on_time,
+            dispatched,
+            dispatched_on_time,
+            dispatch_returned,
+            registered_voided,
+            closed,
+            closed_on_time,
+            verification_overdue,
+            missed,
+            grid_registered,
+        } = o;
+        self.reported += reported;
+        self.valid_reports += valid_reports;
+        self.confirmed += confirmed;
+        self.confirmed_on_time += confirmed_on_time;
+        self.checked += checked;
+        self.checked_on_time += checked_on_time;
+        self.registered += registered;
+        self.registered_on_time += registered_on_time;
+        self.dispatched += dispatched;
+        self.dispatched_on_time += dispatched_on_time;
+        self.dispatch_returned += dispatch_returned;
+        self.registered_voided += registered_voided;
+        self.closed += closed;
+        self.closed_on_time += closed_on_time;
+        self.verification_overdue += verification_overdue;
+        self.missed += missed;
+        self.grid_registered += grid_registered;
+    }
+
     pub fn report_accuracy(&self) -> Option<f64> {
         rate(self.valid_reports, self.reported)
     }
@@ -565,6 +614,14 @@ pub struct GridDuty {
     pub missed: u64,
     /// Confirm and check tasks still undone at the period's end, due in it.
     pub verification_overdue: u64,
+}
+
+impl GridDuty {
+    pub(crate) fn add(&mut self, o: &GridDuty) {
+        self.registered += o.registered;
+        self.missed += o.missed;
+        self.verification_overdue += o.verification_overdue;
+    }
 }
 
 /// When a public report counts as missed by the grid's patrols: no patrol report of the same

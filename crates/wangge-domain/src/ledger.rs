@@ -150,10 +150,58 @@ pub struct DayCounts {
     pub handled_on_time: u64,
 }
 
+/// A fast hasher for the ledger's own maps (names, case ids, cells): their keys are not chosen
+/// by an attacker, and loading a year interns tens of millions of names (the multiply-rotate of
+/// rustc's FxHasher).
+#[derive(Debug, Default, Clone, Copy)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            self.add(u64::from_le_bytes(word));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_i64(&mut self, n: i64) {
+        self.add(n as u64);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
+
+impl Fx {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fx>>;
+
 #[derive(Debug, Default)]
 struct Names {
     list: Vec<Box<str>>,
-    ids: HashMap<Box<str>, Sym>,
+    ids: FxMap<Box<str>, Sym>,
 }
 
 impl Names {
@@ -187,7 +235,9 @@ impl Names {
 pub struct Ledger {
     names: Names,
     entries: Vec<Entry>,
-    slots: HashMap<Uuid, usize>,
+    slots: FxMap<Uuid, usize>,
+    /// Bumped by every change, so answers computed from the ledger can be kept until it moves.
+    generation: u64,
 }
 
 impl Default for Ledger {
@@ -195,7 +245,8 @@ impl Default for Ledger {
         Ledger {
             names: Names::new(),
             entries: Vec::new(),
-            slots: HashMap::new(),
+            slots: FxMap::default(),
+            generation: 0,
         }
     }
 }
@@ -216,6 +267,96 @@ impl Ledger {
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Changes with every entry added or replaced.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The whole ledger as an image: chunks of about `chunk_bytes`, each a table of the names
+    /// it uses and whole records naming them by number (case id, version, then the stored
+    /// record's fields). A restarted server reads a few large chunks back, and interns each name
+    /// once per chunk rather than once per use.
+    pub fn image(&self, chunk_bytes: usize) -> Vec<Vec<u8>> {
+        let mut ids: Vec<(Uuid, usize)> = self.slots.iter().map(|(id, &i)| (*id, i)).collect();
+        ids.sort_unstable();
+        let mut chunks = Vec::new();
+        let mut body: Vec<u8> = Vec::with_capacity(chunk_bytes);
+        let mut local: FxMap<Sym, u32> = FxMap::default();
+        let mut table: Vec<Sym> = Vec::new();
+        let finish = |body: &mut Vec<u8>, local: &mut FxMap<Sym, u32>, table: &mut Vec<Sym>| {
+            let mut chunk = Vec::with_capacity(body.len() + table.len() * 16 + 8);
+            chunk.push(IMAGE_FORMAT);
+            put_uint(&mut chunk, table.len() as u64);
+            for &sym in table.iter() {
+                put_str(&mut chunk, self.names.name(sym));
+            }
+            chunk.append(body);
+            local.clear();
+            table.clear();
+            chunk
+        };
+        for (id, i) in ids {
+            let e = &self.entries[i];
+            body.extend_from_slice(id.as_bytes());
+            put_uint(&mut body, e.version.max(0) as u64);
+            write_body(&mut body, e, &mut |out, sym| {
+                let n = *local.entry(sym).or_insert_with(|| {
+                    table.push(sym);
+                    table.len() as u32 - 1
+                });
+                put_uint(out, u64::from(n));
+            });
+            if body.len() >= chunk_bytes {
+                chunks.push(finish(&mut body, &mut local, &mut table));
+            }
+        }
+        if !body.is_empty() {
+            chunks.push(finish(&mut body, &mut local, &mut table));
+        }
+        chunks
+    }
+
+    /// Adds the records of one image chunk, or fails if anything in it is damaged (then
+    /// nothing of it is added).
+    pub fn put_image_chunk(&mut self, chunk: &[u8]) -> Result<(), LedgerError> {
+        let mut r = Reader { bytes: chunk };
+        if r.byte()? != IMAGE_FORMAT {
+            return Err(LedgerError("an unknown image format"));
+        }
+        let n = r.uint()?;
+        if n > r.bytes.len() as u64 {
+            return Err(LedgerError("too many names"));
+        }
+        let table = (0..n)
+            .map(|_| r.str().map(|s| self.names.intern(s)))
+            .collect::<Result<Vec<Sym>, _>>()?;
+        let mut read = Vec::new();
+        while !r.bytes.is_empty() {
+            let id = Uuid::from_slice(r.take(16)?).map_err(|_| LedgerError("a bad case id"))?;
+            let version =
+                i64::try_from(r.uint()?).map_err(|_| LedgerError("a version out of range"))?;
+            let entry = read_body(&mut r, version, &mut |r: &mut Reader| {
+                let i = usize::try_from(r.uint()?).map_err(|_| LedgerError("a bad name"))?;
+                table
+                    .get(i)
+                    .copied()
+                    .ok_or(LedgerError("a name not in the table"))
+            })?;
+            read.push((id, entry));
+        }
+        for (id, entry) in read {
+            self.insert(id, entry);
+        }
+        Ok(())
+    }
+
+    /// The grid code of a case the ledger holds (its first six digits name its district).
+    pub fn grid_of(&self, id: Uuid) -> Option<&str> {
+        self.slots
+            .get(&id)
+            .map(|&i| self.names.name(self.entries[i].grid))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -240,6 +381,12 @@ impl Ledger {
     /// Adds or replaces a case's entry from its stored record.
     pub fn put_encoded(&mut self, id: Uuid, version: i64, bytes: &[u8]) -> Result<(), LedgerError> {
         let entry = decode(&mut self.names, version, bytes)?;
+        self.insert(id, entry);
+        Ok(())
+    }
+
+    fn insert(&mut self, id: Uuid, entry: Entry) {
+        self.generation += 1;
         match self.slots.get(&id) {
             Some(&i) => self.entries[i] = entry,
             None => {
@@ -247,203 +394,97 @@ impl Ledger {
                 self.entries.push(entry);
             }
         }
-        Ok(())
     }
 
-    /// The entries in scope reported before `to`.
-    fn scoped<'a>(&'a self, scope: Scope<'a>, to: Secs) -> impl Iterator<Item = &'a Entry> + 'a {
+    /// Whether an entry is in scope.
+    fn in_scope<'a>(&'a self, scope: Scope<'a>) -> impl Fn(&Entry) -> bool + Sync + 'a {
         // Resolved once: a name the ledger never saw matches nothing.
         let unit = match scope {
             Scope::Unit(code) => Some(self.names.get(code).unwrap_or(NONE)),
             _ => None,
         };
-        self.entries.iter().filter(move |e| {
-            e.reported < to
-                && match scope {
-                    Scope::All => true,
-                    Scope::Region(prefix) => self.names.name(e.grid).starts_with(prefix),
-                    Scope::Unit(_) => unit.is_some_and(|u| {
-                        e.parts.contains(&u) || e.spans.iter().any(|s| s.unit == u)
-                    }),
-                }
-        })
+        move |e: &Entry| match scope {
+            Scope::All => true,
+            Scope::Region(prefix) => self.names.name(e.grid).starts_with(prefix),
+            Scope::Unit(_) => {
+                unit.is_some_and(|u| e.parts.contains(&u) || e.spans.iter().any(|s| s.unit == u))
+            }
+        }
+    }
+
+    /// The entries in scope reported before `to`.
+    fn scoped<'a>(&'a self, scope: Scope<'a>, to: Secs) -> impl Iterator<Item = &'a Entry> + 'a {
+        let in_scope = self.in_scope(scope);
+        self.entries
+            .iter()
+            .filter(move |e| e.reported < to && in_scope(e))
+    }
+
+    /// Every count of the period — areas, subcategories, handling units, people, grid duties —
+    /// in one pass over the ledger, split over the machine's cores.
+    pub fn summary(&self, period: Period, scope: Scope<'_>, rule: MissedRule) -> Summary {
+        let w = Window::of(period);
+        let patrols = Patrols::of(self, w, scope, rule);
+        let system = self.names.get("system").unwrap_or(NONE);
+        let n = self.names.list.len();
+        let in_scope = self.in_scope(scope);
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get().min(8));
+        let chunk = self.entries.len().div_ceil(threads).max(1);
+        let parts: Vec<Counts> = std::thread::scope(|s| {
+            let workers: Vec<_> = self
+                .entries
+                .chunks(chunk)
+                .map(|part| {
+                    let (in_scope, patrols) = (&in_scope, &patrols);
+                    s.spawn(move || {
+                        let mut counts = Counts::new(n);
+                        for e in part {
+                            if e.reported < w.to && in_scope(e) {
+                                counts.count(e, w, patrols, system);
+                            }
+                        }
+                        counts
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        let mut total = Counts::new(n);
+        for part in parts {
+            total.merge(part);
+        }
+        total.named(&self.names)
     }
 
     /// Every handling unit's counts (docs/indicators.md, "Handling unit").
     pub fn units(&self, period: Period, scope: Scope<'_>) -> BTreeMap<String, UnitTally> {
-        let w = Window::of(period);
-        let mut out: HashMap<Sym, UnitTally> = HashMap::new();
-        for e in self.scoped(scope, w.to) {
-            for (i, s) in e.spans.iter().enumerate() {
-                if s.unit == 0 || s.started >= w.to {
-                    continue;
-                }
-                match s.node {
-                    Node::Handle => {
-                        let t = out.entry(s.unit).or_default();
-                        let ended_in = w.contains(s.ended);
-                        match (ended_in, s.action) {
-                            (true, Some(ActionName::Handle)) => {
-                                t.due += 1;
-                                t.handled += 1;
-                                t.handling_seconds.push(i64::from(s.working));
-                                if s.on_time() {
-                                    t.handled_on_time += 1;
-                                } else {
-                                    t.overdue += 1;
-                                }
-                            }
-                            (true, Some(ActionName::Return)) => t.returned += 1,
-                            _ => {
-                                // Still with the unit at the period's end and due before it.
-                                let open_at_end = s.ended == NONE || s.ended >= w.to;
-                                if open_at_end && w.contains(s.due) {
-                                    t.due += 1;
-                                    t.overdue += 1;
-                                }
-                            }
-                        }
-                    }
-                    // A failed check sends the unit's work back: a rework of the handling
-                    // before it.
-                    Node::Check => {
-                        let failed = s.action == Some(ActionName::CheckFail) && w.contains(s.ended);
-                        let handler = e.spans[..i]
-                            .iter()
-                            .rev()
-                            .find(|p| p.node == Node::Handle)
-                            .map(|p| p.unit)
-                            .filter(|&u| u != 0);
-                        if let (true, Some(handler)) = (failed, handler) {
-                            out.entry(handler).or_default().rework_count += 1;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        self.named(out)
+        self.summary(period, scope, MissedRule::default()).units
     }
 
     /// Every area's counts at `level` (cases keyed by their grid code's prefix of that level).
-    /// Counted per grid, then added up: the counts are additive across levels.
     pub fn areas(
         &self,
         period: Period,
         level: Level,
         scope: Scope<'_>,
     ) -> BTreeMap<String, AreaTally> {
-        let by_grid = self.tally_by(period, scope, |e| e.grid);
-        let len = code_len(level);
-        let mut out: BTreeMap<String, AreaTally> = BTreeMap::new();
-        for (grid, t) in by_grid {
-            if let Some(code) = self.names.name(grid).get(..len) {
-                out.entry(code.to_owned()).or_default().add(&t);
-            }
-        }
-        out
+        self.summary(period, scope, MissedRule::default())
+            .areas(level)
     }
 
     /// Every subcategory's counts, as an area's are counted.
     pub fn categories(&self, period: Period, scope: Scope<'_>) -> BTreeMap<String, AreaTally> {
-        self.named(self.tally_by(period, scope, |e| e.category))
-    }
-
-    fn tally_by(
-        &self,
-        period: Period,
-        scope: Scope<'_>,
-        key: impl Fn(&Entry) -> Sym,
-    ) -> HashMap<Sym, AreaTally> {
-        let w = Window::of(period);
-        let mut out: HashMap<Sym, AreaTally> = HashMap::new();
-        for e in self.scoped(scope, w.to) {
-            let mut one = AreaTally::default();
-            if w.contains(e.reported) {
-                one.reported = 1;
-            }
-            if w.contains(e.registered) {
-                one.registered = 1;
-                one.registered_by_patrol = u64::from(e.source == Source::Patrol);
-                if e.closed != NONE && e.closed < w.to {
-                    one.cohort_closed = 1;
-                    let handlings_on_time = e
-                        .spans
-                        .iter()
-                        .filter(|s| s.node == Node::Handle && s.ended_with(ActionName::Handle))
-                        .all(Span::on_time);
-                    one.cohort_closed_on_time = u64::from(handlings_on_time);
-                    if let Some(i) = e.solved.and_then(level_index) {
-                        one.solved_at[i] = 1;
-                    }
-                }
-            }
-            if w.contains(e.closed) {
-                one.closed = 1;
-            }
-            if one != AreaTally::default() {
-                out.entry(key(e)).or_default().add(&one);
-            }
-        }
-        out
+        self.summary(period, scope, MissedRule::default())
+            .categories
     }
 
     /// Every person's counts, keyed by user name (docs/indicators.md, "People"). The system's
     /// own steps (auto-dispatch, auto-close) are not a person's and are left out.
     pub fn people(&self, period: Period, scope: Scope<'_>) -> BTreeMap<String, PersonTally> {
-        let w = Window::of(period);
-        let system = self.names.get("system").unwrap_or(NONE);
-        let mut out: HashMap<Sym, PersonTally> = HashMap::new();
-        for e in self.scoped(scope, w.to) {
-            if w.contains(e.reported) && e.reporter != system {
-                let t = out.entry(e.reporter).or_default();
-                t.reported += 1;
-                if e.registered != NONE && e.registered < w.to {
-                    t.valid_reports += 1;
-                }
-            }
-            for (i, s) in e.spans.iter().enumerate() {
-                if s.actor == 0 || s.actor == system || !w.contains(s.ended) {
-                    continue;
-                }
-                let Some(action) = s.action else { continue };
-                let on_time = u64::from(s.on_time());
-                let t = out.entry(s.actor).or_default();
-                match (s.node, action) {
-                    (Node::Confirm, ActionName::Confirm) => {
-                        t.confirmed += 1;
-                        t.confirmed_on_time += on_time;
-                    }
-                    (Node::Check, ActionName::CheckPass | ActionName::CheckFail) => {
-                        t.checked += 1;
-                        t.checked_on_time += on_time;
-                    }
-                    (Node::Register, ActionName::Register) => {
-                        t.registered += 1;
-                        t.registered_on_time += on_time;
-                        let voided = e.spans[i + 1..]
-                            .iter()
-                            .any(|later| later.action == Some(ActionName::Reject));
-                        t.registered_voided += u64::from(voided);
-                    }
-                    (Node::Close, ActionName::Close) => {
-                        t.closed += 1;
-                        t.closed_on_time += on_time;
-                    }
-                    (Node::Dispatch, ActionName::Dispatch) => {
-                        t.dispatched += 1;
-                        t.dispatched_on_time += on_time;
-                        let returned = e.spans.get(i + 1).is_some_and(|next| {
-                            next.node == Node::Handle && next.ended_with(ActionName::Return)
-                        });
-                        t.dispatch_returned += u64::from(returned);
-                    }
-                    _ => {}
-                }
-            }
-        }
-        out.retain(|_, t| *t != PersonTally::default());
-        self.named(out)
+        self.summary(period, scope, MissedRule::default()).people
     }
 
     /// What each grid owed in the period (`GridDuty`), keyed by grid code.
@@ -453,69 +494,7 @@ impl Ledger {
         scope: Scope<'_>,
         rule: MissedRule,
     ) -> BTreeMap<String, GridDuty> {
-        const METRES_PER_DEGREE: f64 = 111_320.0;
-        let w = Window::of(period);
-        let cell_m = rule.radius_m.max(1.0);
-        let window = rule.window_hours.saturating_mul(3600);
-        let cell = |lon: f32, lat: f32| {
-            let (lon, lat) = (f64::from(lon), f64::from(lat));
-            (
-                (lon * METRES_PER_DEGREE * lat.to_radians().cos() / cell_m).floor() as i64,
-                (lat * METRES_PER_DEGREE / cell_m).floor() as i64,
-            )
-        };
-        // Patrol reports by subcategory and cell, to look for one near each public report.
-        let mut patrols: HashMap<(Sym, i64, i64), Vec<Sighting>> = HashMap::new();
-        for e in self.scoped(scope, w.to) {
-            if e.source == Source::Patrol && e.reported.saturating_add(window) >= w.from {
-                let (x, y) = cell(e.lon, e.lat);
-                patrols
-                    .entry((e.category, x, y))
-                    .or_default()
-                    .push((e.reported, e.lon, e.lat));
-            }
-        }
-        let found_first = |e: &Entry| {
-            let (x, y) = cell(e.lon, e.lat);
-            (-1..=1).any(|dx| {
-                (-1..=1).any(|dy| {
-                    patrols.get(&(e.category, x + dx, y + dy)).is_some_and(|v| {
-                        v.iter().any(|&(t, lon, lat)| {
-                            t <= e.reported
-                                && e.reported - t <= window
-                                && metres(lon, lat, e.lon, e.lat) <= rule.radius_m
-                        })
-                    })
-                })
-            })
-        };
-        let mut out: HashMap<Sym, GridDuty> = HashMap::new();
-        for e in self.scoped(scope, w.to) {
-            let mut one = GridDuty::default();
-            if w.contains(e.registered) {
-                one.registered = 1;
-                if e.source.needs_confirmation() && !found_first(e) {
-                    one.missed = 1;
-                }
-            }
-            one.verification_overdue = e
-                .spans
-                .iter()
-                .filter(|s| {
-                    matches!(s.node, Node::Confirm | Node::Check)
-                        && s.started < w.to
-                        && (s.ended == NONE || s.ended >= w.to)
-                        && w.contains(s.due)
-                })
-                .count() as u64;
-            if one != GridDuty::default() {
-                let t = out.entry(e.grid).or_default();
-                t.registered += one.registered;
-                t.missed += one.missed;
-                t.verification_overdue += one.verification_overdue;
-            }
-        }
-        self.named(out)
+        self.summary(period, scope, rule).duties
     }
 
     /// Hotspots of the cases reported in the period (`evaluation::hotspots`).
@@ -586,12 +565,316 @@ impl Ledger {
         }
         out
     }
+}
 
-    fn named<T>(&self, by_sym: HashMap<Sym, T>) -> BTreeMap<String, T> {
-        by_sym
+/// Every count of a period, by name (`Ledger::summary`).
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Area counts per grid; coarser levels add them up (`areas`).
+    pub grids: BTreeMap<String, AreaTally>,
+    pub categories: BTreeMap<String, AreaTally>,
+    pub units: BTreeMap<String, UnitTally>,
+    pub people: BTreeMap<String, PersonTally>,
+    pub duties: BTreeMap<String, GridDuty>,
+}
+
+impl Summary {
+    /// The area counts at `level`: each grid's added to the area its code's prefix names.
+    pub fn areas(&self, level: Level) -> BTreeMap<String, AreaTally> {
+        let len = code_len(level);
+        let mut out: BTreeMap<String, AreaTally> = BTreeMap::new();
+        for (grid, t) in &self.grids {
+            if let Some(code) = grid.get(..len) {
+                out.entry(code.to_owned()).or_default().add(t);
+            }
+        }
+        out
+    }
+}
+
+/// Patrol reports by subcategory and cell of the missed rule's radius, to look for one near
+/// each public report.
+struct Patrols {
+    cells: FxMap<(Sym, i64, i64), Vec<Sighting>>,
+    rule: MissedRule,
+}
+
+impl Patrols {
+    fn of(ledger: &Ledger, w: Window, scope: Scope<'_>, rule: MissedRule) -> Patrols {
+        let mut cells: FxMap<(Sym, i64, i64), Vec<Sighting>> = FxMap::default();
+        let window = rule.window_hours.saturating_mul(3600);
+        for e in ledger.scoped(scope, w.to) {
+            if e.source == Source::Patrol && e.reported.saturating_add(window) >= w.from {
+                let (x, y) = cell_of(rule, e.lon, e.lat);
+                cells
+                    .entry((e.category, x, y))
+                    .or_default()
+                    .push((e.reported, e.lon, e.lat));
+            }
+        }
+        Patrols { cells, rule }
+    }
+
+    /// Whether a patrol reported the same subcategory near the case shortly before it.
+    fn found_first(&self, e: &Entry) -> bool {
+        let window = self.rule.window_hours.saturating_mul(3600);
+        let (x, y) = cell_of(self.rule, e.lon, e.lat);
+        (-1..=1).any(|dx| {
+            (-1..=1).any(|dy| {
+                self.cells
+                    .get(&(e.category, x + dx, y + dy))
+                    .is_some_and(|v| {
+                        v.iter().any(|&(t, lon, lat)| {
+                            t <= e.reported
+                                && e.reported - t <= window
+                                && metres(lon, lat, e.lon, e.lat) <= self.rule.radius_m
+                        })
+                    })
+            })
+        })
+    }
+}
+
+fn cell_of(rule: MissedRule, lon: f32, lat: f32) -> (i64, i64) {
+    const METRES_PER_DEGREE: f64 = 111_320.0;
+    let cell_m = rule.radius_m.max(1.0);
+    let (lon, lat) = (f64::from(lon), f64::from(lat));
+    (
+        (lon * METRES_PER_DEGREE * lat.to_radians().cos() / cell_m).floor() as i64,
+        (lat * METRES_PER_DEGREE / cell_m).floor() as i64,
+    )
+}
+
+/// Counts indexed by interned name, as one thread makes them.
+struct Counts {
+    grids: Vec<AreaTally>,
+    categories: Vec<AreaTally>,
+    units: Vec<UnitTally>,
+    /// Units with a handling span in the period's reach, listed even with nothing counted.
+    units_seen: Vec<bool>,
+    people: Vec<PersonTally>,
+    duties: Vec<GridDuty>,
+}
+
+impl Counts {
+    fn new(n: usize) -> Counts {
+        Counts {
+            grids: vec![AreaTally::default(); n],
+            categories: vec![AreaTally::default(); n],
+            units: vec![UnitTally::default(); n],
+            units_seen: vec![false; n],
+            people: vec![PersonTally::default(); n],
+            duties: vec![GridDuty::default(); n],
+        }
+    }
+
+    /// One case's part of every count (docs/indicators.md).
+    fn count(&mut self, e: &Entry, w: Window, patrols: &Patrols, system: Sym) {
+        let at = |i: Sym| i as usize;
+        // Areas and subcategories.
+        let mut one = AreaTally::default();
+        if w.contains(e.reported) {
+            one.reported = 1;
+        }
+        let mut duty = GridDuty::default();
+        if w.contains(e.registered) {
+            one.registered = 1;
+            one.registered_by_patrol = u64::from(e.source == Source::Patrol);
+            duty.registered = 1;
+            if e.source.needs_confirmation() && !patrols.found_first(e) {
+                duty.missed = 1;
+            }
+            if e.closed != NONE && e.closed < w.to {
+                one.cohort_closed = 1;
+                let handlings_on_time = e
+                    .spans
+                    .iter()
+                    .filter(|s| s.node == Node::Handle && s.ended_with(ActionName::Handle))
+                    .all(Span::on_time);
+                one.cohort_closed_on_time = u64::from(handlings_on_time);
+                if let Some(i) = e.solved.and_then(level_index) {
+                    one.solved_at[i] = 1;
+                }
+            }
+        }
+        if w.contains(e.closed) {
+            one.closed = 1;
+        }
+        if one != AreaTally::default() {
+            if let Some(t) = self.grids.get_mut(at(e.grid)) {
+                t.add(&one);
+            }
+            if let Some(t) = self.categories.get_mut(at(e.category)) {
+                t.add(&one);
+            }
+        }
+        // The reporter.
+        if w.contains(e.reported)
+            && e.reporter != system
+            && let Some(t) = self.people.get_mut(at(e.reporter))
+        {
+            t.reported += 1;
+            if e.registered != NONE && e.registered < w.to {
+                t.valid_reports += 1;
+            }
+        }
+        for (i, s) in e.spans.iter().enumerate() {
+            // Confirm and check tasks the grid left undone.
+            if matches!(s.node, Node::Confirm | Node::Check)
+                && s.started < w.to
+                && (s.ended == NONE || s.ended >= w.to)
+                && w.contains(s.due)
+            {
+                duty.verification_overdue += 1;
+            }
+            if s.unit != 0 && s.started < w.to {
+                self.count_unit(e, i, s, w);
+            }
+            if s.actor != 0 && s.actor != system && w.contains(s.ended) {
+                self.count_person(e, i, s);
+            }
+        }
+        if duty != GridDuty::default()
+            && let Some(d) = self.duties.get_mut(at(e.grid))
+        {
+            d.add(&duty);
+        }
+    }
+
+    fn count_unit(&mut self, e: &Entry, i: usize, s: &Span, w: Window) {
+        match s.node {
+            Node::Handle => {
+                let u = s.unit as usize;
+                if let Some(seen) = self.units_seen.get_mut(u) {
+                    *seen = true;
+                }
+                let Some(t) = self.units.get_mut(u) else {
+                    return;
+                };
+                match (w.contains(s.ended), s.action) {
+                    (true, Some(ActionName::Handle)) => {
+                        t.due += 1;
+                        t.handled += 1;
+                        t.handling_seconds.push(i64::from(s.working));
+                        if s.on_time() {
+                            t.handled_on_time += 1;
+                        } else {
+                            t.overdue += 1;
+                        }
+                    }
+                    (true, Some(ActionName::Return)) => t.returned += 1,
+                    _ => {
+                        // Still with the unit at the period's end and due before it.
+                        let open_at_end = s.ended == NONE || s.ended >= w.to;
+                        if open_at_end && w.contains(s.due) {
+                            t.due += 1;
+                            t.overdue += 1;
+                        }
+                    }
+                }
+            }
+            // A failed check sends the unit's work back: a rework of the handling before it.
+            Node::Check if s.action == Some(ActionName::CheckFail) && w.contains(s.ended) => {
+                let handler = e.spans[..i]
+                    .iter()
+                    .rev()
+                    .find(|p| p.node == Node::Handle)
+                    .map(|p| p.unit as usize)
+                    .filter(|&u| u != 0);
+                if let Some(t) = handler.and_then(|u| self.units.get_mut(u)) {
+                    t.rework_count += 1;
+                    if let Some(seen) = handler.and_then(|u| self.units_seen.get_mut(u)) {
+                        *seen = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn count_person(&mut self, e: &Entry, i: usize, s: &Span) {
+        let Some(action) = s.action else { return };
+        let Some(t) = self.people.get_mut(s.actor as usize) else {
+            return;
+        };
+        let on_time = u64::from(s.on_time());
+        match (s.node, action) {
+            (Node::Confirm, ActionName::Confirm) => {
+                t.confirmed += 1;
+                t.confirmed_on_time += on_time;
+            }
+            (Node::Check, ActionName::CheckPass | ActionName::CheckFail) => {
+                t.checked += 1;
+                t.checked_on_time += on_time;
+            }
+            (Node::Register, ActionName::Register) => {
+                t.registered += 1;
+                t.registered_on_time += on_time;
+                let voided = e.spans[i + 1..]
+                    .iter()
+                    .any(|later| later.action == Some(ActionName::Reject));
+                t.registered_voided += u64::from(voided);
+            }
+            (Node::Close, ActionName::Close) => {
+                t.closed += 1;
+                t.closed_on_time += on_time;
+            }
+            (Node::Dispatch, ActionName::Dispatch) => {
+                t.dispatched += 1;
+                t.dispatched_on_time += on_time;
+                let returned = e.spans.get(i + 1).is_some_and(|next| {
+                    next.node == Node::Handle && next.ended_with(ActionName::Return)
+                });
+                t.dispatch_returned += u64::from(returned);
+            }
+            _ => {}
+        }
+    }
+
+    fn merge(&mut self, other: Counts) {
+        for (a, b) in self.grids.iter_mut().zip(&other.grids) {
+            a.add(b);
+        }
+        for (a, b) in self.categories.iter_mut().zip(&other.categories) {
+            a.add(b);
+        }
+        for (a, b) in self.units.iter_mut().zip(other.units) {
+            a.add(b);
+        }
+        for (a, b) in self.units_seen.iter_mut().zip(other.units_seen) {
+            *a |= b;
+        }
+        for (a, b) in self.people.iter_mut().zip(&other.people) {
+            a.add(b);
+        }
+        for (a, b) in self.duties.iter_mut().zip(&other.duties) {
+            a.add(b);
+        }
+    }
+
+    fn named(self, names: &Names) -> Summary {
+        fn keep<T: Default + PartialEq>(names: &Names, v: Vec<T>) -> BTreeMap<String, T> {
+            v.into_iter()
+                .enumerate()
+                .filter(|(_, t)| *t != T::default())
+                .map(|(i, t)| (names.name(i as Sym).to_owned(), t))
+                .collect()
+        }
+        let units = self
+            .units
             .into_iter()
-            .map(|(k, v)| (self.names.name(k).to_owned(), v))
-            .collect()
+            .zip(self.units_seen)
+            .enumerate()
+            .filter(|(_, (_, seen))| *seen)
+            .map(|(i, (t, _))| (names.name(i as Sym).to_owned(), t))
+            .collect();
+        Summary {
+            grids: keep(names, self.grids),
+            categories: keep(names, self.categories),
+            units,
+            people: keep(names, self.people),
+            duties: keep(names, self.duties),
+        }
     }
 }
 
@@ -610,6 +893,7 @@ fn metres(lon1: f32, lat1: f32, lon2: f32, lat2: f32) -> f64 {
 // ---------------------------------------------------------------- the stored form
 
 const FORMAT: u8 = 1;
+const IMAGE_FORMAT: u8 = 2;
 
 /// A case's record as bytes: version byte, the case's names and times, then its spans. Names
 /// are written out (not interned ids), so a record reads back in any process.
@@ -646,6 +930,38 @@ pub fn encode(r: &CaseRecord) -> Vec<u8> {
         );
     }
     out
+}
+
+/// An entry in the stored form (`encode`'s), with each name written by `name` (the image
+/// writes a number into its name table). The role that ended each span is not kept in memory
+/// and is written as unknown.
+fn write_body(out: &mut Vec<u8>, e: &Entry, name: &mut impl FnMut(&mut Vec<u8>, Sym)) {
+    out.push(FORMAT);
+    name(out, e.grid);
+    name(out, e.category);
+    name(out, e.reporter);
+    out.push(index_of(&Source::ALL, &e.source));
+    put_uint(out, u64::from(e.reported));
+    out.push(u8::from(e.merged));
+    out.push(e.solved.map_or(0, |l| index_of(&LEVELS, &l) + 1));
+    out.extend_from_slice(&e.lon.to_le_bytes());
+    out.extend_from_slice(&e.lat.to_le_bytes());
+    put_uint(out, e.parts.len() as u64);
+    for &p in e.parts.iter() {
+        name(out, p);
+    }
+    put_uint(out, e.spans.len() as u64);
+    for s in e.spans.iter() {
+        out.push(index_of(&NODES, &s.node));
+        out.push(s.action.map_or(0, |a| index_of(&ActionName::ALL, &a) + 1));
+        out.push(0);
+        name(out, s.unit);
+        name(out, s.actor);
+        put_uint(out, u64::from(s.started));
+        put_uint(out, u64::from(s.ended));
+        put_uint(out, u64::from(s.due));
+        put_uint(out, u64::from(s.working));
+    }
 }
 
 fn index_of<T: PartialEq>(all: &[T], x: &T) -> u8 {
@@ -735,12 +1051,27 @@ impl<'a> Reader<'a> {
 
 fn decode(names: &mut Names, version: i64, bytes: &[u8]) -> Result<Entry, LedgerError> {
     let mut r = Reader { bytes };
+    let entry = read_body(&mut r, version, &mut |r: &mut Reader| {
+        Ok(names.intern(r.str()?))
+    })?;
+    if !r.bytes.is_empty() {
+        return Err(LedgerError("trailing bytes"));
+    }
+    Ok(entry)
+}
+
+/// A record's fields, each name read by `name`.
+fn read_body(
+    r: &mut Reader<'_>,
+    version: i64,
+    name: &mut impl FnMut(&mut Reader<'_>) -> Result<Sym, LedgerError>,
+) -> Result<Entry, LedgerError> {
     if r.byte()? != FORMAT {
         return Err(LedgerError("an unknown format"));
     }
-    let grid = names.intern(r.str()?);
-    let category = names.intern(r.str()?);
-    let reporter = names.intern(r.str()?);
+    let grid = name(r)?;
+    let category = name(r)?;
+    let reporter = name(r)?;
     let source = r.pick(&Source::ALL)?;
     let reported = r.secs()?;
     let merged = r.byte()? != 0;
@@ -754,7 +1085,7 @@ fn decode(names: &mut Names, version: i64, bytes: &[u8]) -> Result<Entry, Ledger
         return Err(LedgerError("too many parts"));
     }
     let parts = (0..n_parts)
-        .map(|_| r.str().map(|s| names.intern(s)))
+        .map(|_| name(r))
         .collect::<Result<Box<[Sym]>, _>>()?;
     let n_spans = r.uint()?;
     if n_spans > r.bytes.len() as u64 {
@@ -766,8 +1097,8 @@ fn decode(names: &mut Names, version: i64, bytes: &[u8]) -> Result<Entry, Ledger
         let action = r.pick_opt(&ActionName::ALL)?;
         // Who ended it in which role: stored for readers to come, checked here.
         r.pick_opt(&Role::ALL)?;
-        let unit = names.intern(r.str()?);
-        let actor = names.intern(r.str()?);
+        let unit = name(r)?;
+        let actor = name(r)?;
         spans.push(Span {
             node,
             action,
@@ -778,9 +1109,6 @@ fn decode(names: &mut Names, version: i64, bytes: &[u8]) -> Result<Entry, Ledger
             due: r.secs()?,
             working: u32::try_from(r.uint()?).unwrap_or(u32::MAX),
         });
-    }
-    if !r.bytes.is_empty() {
-        return Err(LedgerError("trailing bytes"));
     }
     let first_end = |node: Node, action: ActionName| {
         spans
@@ -886,6 +1214,41 @@ mod tests {
         assert_eq!(seen(Scope::Unit("U2")), 0);
         assert_eq!(seen(Scope::Region("110105")), 1);
         assert_eq!(seen(Scope::Region("110106")), 0);
+    }
+
+    #[test]
+    fn an_image_reads_back_to_the_same_figures() {
+        let records = vec![
+            record(vec![span(0, Some(3600), Some(ActionName::Handle))]),
+            record(vec![
+                span(0, Some(9000), Some(ActionName::Handle)),
+                span(9600, None, None),
+            ]),
+        ];
+        let ledger = Ledger::of(&records);
+        let mut copy = Ledger::new();
+        // Tiny chunks: every record its own chunk.
+        for chunk in ledger.image(1) {
+            copy.put_image_chunk(&chunk).unwrap();
+        }
+        let year = Period {
+            from: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            to: Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap(),
+        };
+        assert_eq!(copy.len(), 2);
+        assert_eq!(copy.version(Uuid::from_u128(2)), Some(1));
+        assert_eq!(copy.grid_of(Uuid::from_u128(1)), Some("110105001001001"));
+        assert_eq!(copy.units(year, Scope::All), ledger.units(year, Scope::All));
+        assert_eq!(
+            copy.areas(year, Level::Grid, Scope::All),
+            ledger.areas(year, Level::Grid, Scope::All)
+        );
+        // A damaged chunk is an error, not a panic.
+        let mut bad = ledger.image(1 << 20).remove(0);
+        bad.truncate(bad.len() - 3);
+        let mut damaged = Ledger::new();
+        assert!(damaged.put_image_chunk(&bad).is_err());
+        assert!(damaged.is_empty(), "nothing of a damaged chunk is kept");
     }
 
     proptest! {

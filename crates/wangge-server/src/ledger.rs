@@ -18,8 +18,8 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::sync::{OwnedRwLockReadGuard, RwLock};
 use uuid::Uuid;
 use wangge_domain::case::Source;
-use wangge_domain::evaluation::{CaseRecord, ClockRules, node_spans};
-use wangge_domain::ledger::{self, Ledger};
+use wangge_domain::evaluation::{CaseRecord, ClockRules, MissedRule, Period, node_spans};
+use wangge_domain::ledger::{self, Ledger, Scope, Summary};
 use wangge_store::{CaseEventRow, CaseRow, LedgerRow, Store};
 
 use crate::cases::{Cached, clock_limits, timed_steps};
@@ -42,13 +42,25 @@ pub struct LedgerCache {
     /// One catch-up at a time; holds whether the stored records were loaded, and the latest
     /// case change seen.
     progress: tokio::sync::Mutex<Progress>,
+    /// Recent summaries, by ledger generation, period and scope: the panels of one dashboard
+    /// ask for the same period several times, and a wall refreshes it every minute.
+    memo: Mutex<Vec<(MemoKey, Arc<Summary>)>>,
 }
+
+type MemoKey = (u64, DateTime<Utc>, DateTime<Utc>, String);
+/// Summaries kept: a few dashboards' periods, with their comparison periods.
+const MEMO: usize = 12;
 
 #[derive(Debug, Default)]
 struct Progress {
     loaded: bool,
     watermark: Option<DateTime<Utc>>,
+    /// Records remade since the stored image was made (all of them when there is none).
+    since_image: usize,
 }
+
+/// Bytes per image chunk.
+const IMAGE_CHUNK: usize = 8 << 20;
 
 /// What a catch-up did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,6 +69,8 @@ pub struct CatchUp {
     pub loaded: usize,
     /// Cases whose records were remade from their timelines.
     pub remade: usize,
+    /// Whether the records were read from the stored image (else row by row).
+    pub from_image: bool,
 }
 
 impl LedgerCache {
@@ -65,6 +79,42 @@ impl LedgerCache {
         if let Ok(mut t) = self.touched.lock() {
             t.insert((district_code.to_owned(), id));
         }
+    }
+
+    /// The summary of a period (`Ledger::summary`), computed once per ledger generation.
+    pub fn summary(
+        &self,
+        ledger: &Ledger,
+        period: Period,
+        scope: Scope<'_>,
+        rule: MissedRule,
+    ) -> Arc<Summary> {
+        let key: MemoKey = (
+            ledger.generation(),
+            period.from,
+            period.to,
+            format!("{scope:?}"),
+        );
+        if let Ok(memo) = self.memo.lock()
+            && let Some((_, hit)) = memo.iter().find(|(k, _)| *k == key)
+        {
+            return hit.clone();
+        }
+        let started = std::time::Instant::now();
+        let summary = Arc::new(ledger.summary(period, scope, rule));
+        tracing::debug!(
+            cases = ledger.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "evaluation ledger: summary counted"
+        );
+        if let Ok(mut memo) = self.memo.lock() {
+            memo.retain(|(k, _)| k.0 == key.0);
+            if memo.len() >= MEMO {
+                memo.remove(0);
+            }
+            memo.push((key, summary.clone()));
+        }
+        summary
     }
 
     /// The ledger, caught up with every case change committed before the call.
@@ -80,11 +130,23 @@ impl LedgerCache {
         let mut done = CatchUp::default();
         let mut stale: Vec<(String, Uuid)> = Vec::new();
         if !progress.loaded {
-            // Read before the pages, so a change made while they load is caught up below.
-            progress.watermark = state.store.ledger_watermark().await?;
-            let (fresh, unreadable) = load(state).await?;
+            let fresh = match load_image(state).await? {
+                Some((through, ledger)) => {
+                    progress.watermark = Some(through);
+                    done.from_image = true;
+                    ledger
+                }
+                None => {
+                    // Read before the pages, so a change made while they load is caught up
+                    // below.
+                    progress.watermark = state.store.ledger_watermark().await?;
+                    let (ledger, unreadable) = load(state).await?;
+                    stale.extend(unreadable);
+                    progress.since_image = ledger.len();
+                    ledger
+                }
+            };
             done.loaded = fresh.len();
-            stale.extend(unreadable);
             *self.ledger.write().await = fresh;
             progress.loaded = true;
         }
@@ -113,7 +175,32 @@ impl LedgerCache {
         if let Some(latest) = changed.iter().map(|c| c.updated_at).max() {
             progress.watermark = Some(progress.watermark.map_or(latest, |w| w.max(latest)));
         }
+        progress.since_image += done.remade;
+        // Enough has changed that a restart would remake more than it reads: a new image.
+        let len = self.ledger.read().await.len();
+        if progress.since_image >= (len / 10).max(10_000)
+            && let Some(through) = progress.watermark
+        {
+            progress.since_image = 0;
+            let (state, ledger) = (state.clone(), self.ledger.clone());
+            tokio::spawn(async move {
+                if let Err(e) = write_image(&state, &ledger, through).await {
+                    tracing::warn!(error = %e.message, "evaluation ledger: image not written");
+                }
+            });
+        }
         Ok(done)
+    }
+
+    /// Writes the ledger's image now (it is also written by itself as the ledger changes).
+    pub async fn write_image(&self, state: &AppState) -> ApiResult<()> {
+        let mut progress = self.progress.lock().await;
+        let Some(through) = progress.watermark else {
+            return Ok(());
+        };
+        write_image(state, &self.ledger, through).await?;
+        progress.since_image = 0;
+        Ok(())
     }
 
     async fn remake(&self, state: &AppState, keys: &[(String, Uuid)]) -> ApiResult<usize> {
@@ -141,27 +228,74 @@ impl LedgerCache {
     }
 }
 
+async fn write_image(
+    state: &AppState,
+    ledger: &RwLock<Ledger>,
+    through: DateTime<Utc>,
+) -> ApiResult<()> {
+    let started = std::time::Instant::now();
+    let chunks = ledger.read().await.image(IMAGE_CHUNK);
+    state.store.put_ledger_image(through, &chunks).await?;
+    tracing::info!(
+        chunks = chunks.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "evaluation ledger: image written"
+    );
+    Ok(())
+}
+
+/// The stored image, if there is one and every record of it reads; None sends the caller to the
+/// row-by-row load (which remakes what it cannot read).
+async fn load_image(state: &AppState) -> ApiResult<Option<(DateTime<Utc>, Ledger)>> {
+    let started = std::time::Instant::now();
+    let Some((through, chunks)) = state.store.ledger_image().await? else {
+        return Ok(None);
+    };
+    let mut ledger = Ledger::new();
+    for chunk in &chunks {
+        if let Err(e) = ledger.put_image_chunk(chunk) {
+            tracing::warn!(error = %e, "evaluation ledger: the image is damaged; reading row by row");
+            return Ok(None);
+        }
+    }
+    tracing::debug!(
+        records = ledger.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "evaluation ledger: image loaded"
+    );
+    Ok(Some((through, ledger)))
+}
+
 /// Every stored record, in pages; answers the ledger and the cases whose records could not be
-/// read (to be remade).
+/// read (to be remade). The next page is read while this one is decoded.
 async fn load(state: &AppState) -> ApiResult<(Ledger, Vec<(String, Uuid)>)> {
+    let fetch = |after: Option<(String, Uuid)>| {
+        let store = state.store.clone();
+        tokio::spawn(async move { store.ledger_page(after, PAGE).await })
+    };
     let mut ledger = Ledger::new();
     let mut unreadable = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state.store.ledger_page(after.take(), PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = Some((last.district_code.clone(), last.case_id));
-        let full = page.len() as i64 == PAGE;
+    let started = std::time::Instant::now();
+    let mut next = Some(fetch(None));
+    while let Some(reading) = next.take() {
+        let page = reading.await.map_err(ApiError::internal)??;
+        if page.len() as i64 == PAGE
+            && let Some(last) = page.last()
+        {
+            next = Some(fetch(Some((last.district_code.clone(), last.case_id))));
+        }
         for r in page {
             if let Err(e) = ledger.put_encoded(r.case_id, r.version, &r.record) {
                 tracing::warn!(case = %r.case_id, error = %e, "ledger: remaking an unreadable record");
                 unreadable.push((r.district_code, r.case_id));
             }
         }
-        if !full {
-            break;
-        }
     }
+    tracing::debug!(
+        records = ledger.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "evaluation ledger: stored records loaded"
+    );
     Ok((ledger, unreadable))
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use wangge_domain::case_loop::Actor;
 use wangge_domain::evaluation::{self, Period};
-use wangge_domain::ledger::{Ledger, Scope};
+use wangge_domain::ledger::{Ledger, Scope, Summary};
 use wangge_domain::region::Level;
 use wangge_domain::role::Role;
 use wangge_store::{Store, UserRow};
@@ -403,17 +403,24 @@ struct Counting<'a> {
 }
 
 impl Counting<'_> {
+    fn summary(&self, p: Period) -> std::sync::Arc<Summary> {
+        self.state
+            .ledger
+            .summary(self.ledger, p, self.scope, self.state.config.missed_rule)
+    }
+
     /// The scores of the same rows over the previous period and a year earlier.
-    fn earlier_scores<K: Ord + Clone, T>(
+    fn earlier_scores<T>(
         &self,
-        tally: impl Fn(Period) -> std::collections::BTreeMap<K, T>,
+        tally: impl Fn(&Summary) -> std::collections::BTreeMap<String, T>,
         score: impl Fn(&T) -> Option<f64>,
-    ) -> std::collections::BTreeMap<K, [Option<f64>; 2]> {
+    ) -> std::collections::HashMap<String, [Option<f64>; 2]> {
         let (previous, last_year) = earlier(self.period);
-        let mut out: std::collections::BTreeMap<K, [Option<f64>; 2]> =
-            std::collections::BTreeMap::new();
+        let mut out: std::collections::HashMap<String, [Option<f64>; 2]> =
+            std::collections::HashMap::new();
         for (i, p) in [Some(previous), last_year].into_iter().enumerate() {
-            for (k, t) in p.map(&tally).unwrap_or_default() {
+            let Some(p) = p else { continue };
+            for (k, t) in tally(&self.summary(p)) {
                 out.entry(k).or_default()[i] = score(&t);
             }
         }
@@ -423,11 +430,11 @@ impl Counting<'_> {
     fn units(&self) -> Table {
         let reference = self.state.reference();
         let weights = &self.state.config.unit_weights;
-        let earlier =
-            self.earlier_scores(|p| self.ledger.units(p, self.scope), |t| t.score(weights));
+        let earlier = self.earlier_scores(|s| s.units.clone(), |t| t.score(weights));
         Table::Units(
-            self.ledger
-                .units(self.period, self.scope)
+            self.summary(self.period)
+                .units
+                .clone()
                 .into_iter()
                 .map(|(unit, t)| {
                     let score = t.score(weights);
@@ -463,20 +470,18 @@ impl Counting<'_> {
     fn areas(&self, level: Level) -> Table {
         let atlas = self.state.atlas();
         let weights = &self.state.config.area_weights;
-        let earlier = self.earlier_scores(
-            |p| self.ledger.areas(p, level, self.scope),
-            |t| t.score(weights),
-        );
+        let earlier = self.earlier_scores(|s| s.areas(level), |t| t.score(weights));
+        let summary = self.summary(self.period);
         let len = evaluation::code_len(level);
         let mut missed: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
-        for (grid, d) in self.duties() {
+        for (grid, d) in &summary.duties {
             if let Some(code) = grid.get(..len) {
                 *missed.entry(code.to_owned()).or_default() += d.missed;
             }
         }
         Table::Areas(
-            self.ledger
-                .areas(self.period, level, self.scope)
+            summary
+                .areas(level)
                 .into_iter()
                 .map(|(code, t)| {
                     let region = atlas.region(&code);
@@ -499,13 +504,11 @@ impl Counting<'_> {
     fn categories(&self) -> Table {
         let reference = self.state.reference();
         let weights = &self.state.config.area_weights;
-        let earlier = self.earlier_scores(
-            |p| self.ledger.categories(p, self.scope),
-            |t| t.score(weights),
-        );
+        let earlier = self.earlier_scores(|s| s.categories.clone(), |t| t.score(weights));
         Table::Areas(
-            self.ledger
-                .categories(self.period, self.scope)
+            self.summary(self.period)
+                .categories
+                .clone()
                 .into_iter()
                 .map(|(code, t)| {
                     let name = reference.category("matter", &code).map(|c| c.name.clone());
@@ -517,17 +520,13 @@ impl Counting<'_> {
         .ranked()
     }
 
-    fn duties(&self) -> std::collections::BTreeMap<String, evaluation::GridDuty> {
-        self.ledger
-            .grid_duties(self.period, self.scope, self.state.config.missed_rule)
-    }
-
     fn people(&self, users: &[UserRow]) -> Table {
         let by_name: std::collections::HashMap<&str, &UserRow> =
             users.iter().map(|u| (u.username.as_str(), u)).collect();
-        let mut tallies = self.ledger.people(self.period, self.scope);
+        let summary = self.summary(self.period);
+        let mut tallies = summary.people.clone();
         // What a grid owed goes to its grid worker(s), who get a row even if they did nothing.
-        let duties = self.duties();
+        let duties = &summary.duties;
         for u in users.iter().filter(|u| u.role == Role::GridWorker.as_str()) {
             let Some(d) = u.region_code.as_ref().and_then(|g| duties.get(g)) else {
                 continue;

@@ -1071,6 +1071,39 @@ macro_rules! store_impl {
                 Ok(out)
             }
 
+            async fn put_ledger_image(&self, through: chrono::DateTime<chrono::Utc>, chunks: &[Vec<u8>]) -> Result<()> {
+                let mut tx = self.write.begin().await?;
+                sqlx::query("DELETE FROM ledger_image").execute(&mut *tx).await?;
+                for (n, bytes) in chunks.iter().enumerate() {
+                    sqlx::query("INSERT INTO ledger_image (n, through, bytes) VALUES ($1, $2, $3)")
+                        .bind(n as i32)
+                        .bind(through)
+                        .bind(bytes)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn ledger_image(&self) -> Result<Option<(chrono::DateTime<chrono::Utc>, Vec<Vec<u8>>)>> {
+                // One transaction, so the chunks are all of one image.
+                let mut tx = self.read.begin().await?;
+                let rows = sqlx::query("SELECT through, bytes FROM ledger_image ORDER BY n")
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                let Some(first) = rows.first() else {
+                    return Ok(None);
+                };
+                let through = first.try_get("through")?;
+                let chunks = rows
+                    .iter()
+                    .map(|r| r.try_get::<Vec<u8>, _>("bytes"))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                Ok(Some((through, chunks)))
+            }
+
             async fn import_cases(&self, cases: &[(CaseRow, Vec<CaseEventRow>)]) -> Result<()> {
                 let mut tx = self.write.begin().await?;
                 // 26 columns a case: 500 rows stay under every parameter limit.
@@ -1300,4 +1333,6 @@ delegate! {
     async fn cases_changed_since(&self, since: Option<chrono::DateTime<chrono::Utc>>) -> Result<Vec<CaseVersion>>;
     async fn timelines_of(&self, keys: &[(String, Uuid)]) -> Result<Vec<(CaseRow, Vec<CaseEventRow>)>>;
     async fn import_cases(&self, cases: &[(CaseRow, Vec<CaseEventRow>)]) -> Result<()>;
+    async fn put_ledger_image(&self, through: chrono::DateTime<chrono::Utc>, chunks: &[Vec<u8>]) -> Result<()>;
+    async fn ledger_image(&self) -> Result<Option<(chrono::DateTime<chrono::Utc>, Vec<Vec<u8>>)>>;
 }

@@ -148,6 +148,10 @@ pub trait Store {
         &self,
         keys: &[(String, Uuid)],
     ) -> Result<Vec<(CaseRow, Vec<CaseEventRow>)>>;
+    /// Replaces the ledger's image with these chunks, made from a ledger caught up `through`.
+    async fn put_ledger_image(&self, through: DateTime<Utc>, chunks: &[Vec<u8>]) -> Result<()>;
+    /// The ledger's image, if one was written: when it was caught up to, and its chunks.
+    async fn ledger_image(&self) -> Result<Option<(DateTime<Utc>, Vec<Vec<u8>>)>>;
     /// Stores whole cases with their timelines at once (imports and benchmarks): one
     /// transaction, multi-row statements.
     async fn import_cases(&self, cases: &[(CaseRow, Vec<CaseEventRow>)]) -> Result<()>;

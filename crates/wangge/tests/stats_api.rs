@@ -354,6 +354,22 @@ async fn the_ledger_is_read_back_and_caught_up_incrementally() {
             .unwrap();
         let loaded = other.ledger.catch_up(&other).await.unwrap();
         assert_eq!((loaded.loaded, loaded.remade), (cases, 0));
+        assert!(!loaded.from_image, "no image written yet: read row by row");
+        // Once an image is written, a third server reads that instead.
+        server
+            .state
+            .ledger
+            .write_image(&server.state)
+            .await
+            .unwrap();
+        let third = wangge_server::AppState::load(server.state.store.clone(), Config::default())
+            .await
+            .unwrap();
+        let from_image = third.ledger.catch_up(&third).await.unwrap();
+        assert_eq!(
+            (from_image.loaded, from_image.remade, from_image.from_image),
+            (cases, 0, true)
+        );
 
         // A case registered through the first server …
         let worker = server.login("demo-worker").await;

@@ -15,3 +15,13 @@ CREATE TABLE case_ledger (
 
 -- Finding the cases changed since the ledger was last brought up to date.
 CREATE INDEX cases_updated ON cases (updated_at);
+
+-- The whole ledger as an image in a few large chunks (wangge_domain::ledger::Ledger::image),
+-- written by a server after it has caught up, so a restarted server reads it back in seconds
+-- rather than row by row; changes after `through` are caught up from the cases. Derived data:
+-- losing it costs time, never figures.
+CREATE TABLE ledger_image (
+    n       INTEGER PRIMARY KEY,
+    through TIMESTAMPTZ NOT NULL,
+    bytes   BYTEA NOT NULL
+);
