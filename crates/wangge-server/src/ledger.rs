@@ -146,6 +146,8 @@ impl LedgerCache {
                     ledger
                 }
             };
+            let mut fresh = fresh;
+            fresh.sort_by_grid();
             done.loaded = fresh.len();
             *self.ledger.write().await = fresh;
             progress.loaded = true;
