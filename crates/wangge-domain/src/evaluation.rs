@@ -516,7 +516,7 @@ impl PersonTally {
 
 /// A volume score (工作量得分) by steps: the score of the highest step whose per-day count the
 /// person reached, 0 below the lowest.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct VolumeSteps(pub Vec<(f64, f64)>);
 
 impl VolumeSteps {
@@ -535,7 +535,8 @@ impl Default for VolumeSteps {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct GridWorkerWeights {
     pub report_accuracy: f64,
     /// Applied to `100 − missed_rate`.
@@ -544,21 +545,24 @@ pub struct GridWorkerWeights {
     pub on_time_check: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ReceiverWeights {
     pub volume: f64,
     pub on_time_registration: f64,
     pub registration_accuracy: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ShiftLeaderWeights {
     pub on_time_registration: f64,
     pub registration_accuracy: f64,
     pub on_time_close: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DispatcherWeights {
     pub volume: f64,
     pub on_time_dispatch: f64,
@@ -566,7 +570,8 @@ pub struct DispatcherWeights {
 }
 
 /// The people's composite scores, one weighting per role (DESIGN.md §5).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PeopleWeights {
     pub grid_worker: GridWorkerWeights,
     pub receiver: ReceiverWeights,
@@ -575,31 +580,43 @@ pub struct PeopleWeights {
     pub volume_steps: VolumeSteps,
 }
 
-impl Default for PeopleWeights {
+impl Default for GridWorkerWeights {
     fn default() -> Self {
-        PeopleWeights {
-            grid_worker: GridWorkerWeights {
-                report_accuracy: 40.0,
-                not_missed: 20.0,
-                on_time_confirm: 20.0,
-                on_time_check: 20.0,
-            },
-            receiver: ReceiverWeights {
-                volume: 25.0,
-                on_time_registration: 40.0,
-                registration_accuracy: 35.0,
-            },
-            shift_leader: ShiftLeaderWeights {
-                on_time_registration: 25.0,
-                registration_accuracy: 40.0,
-                on_time_close: 35.0,
-            },
-            dispatcher: DispatcherWeights {
-                volume: 20.0,
-                on_time_dispatch: 40.0,
-                dispatch_accuracy: 40.0,
-            },
-            volume_steps: VolumeSteps::default(),
+        GridWorkerWeights {
+            report_accuracy: 40.0,
+            not_missed: 20.0,
+            on_time_confirm: 20.0,
+            on_time_check: 20.0,
+        }
+    }
+}
+
+impl Default for ReceiverWeights {
+    fn default() -> Self {
+        ReceiverWeights {
+            volume: 25.0,
+            on_time_registration: 40.0,
+            registration_accuracy: 35.0,
+        }
+    }
+}
+
+impl Default for ShiftLeaderWeights {
+    fn default() -> Self {
+        ShiftLeaderWeights {
+            on_time_registration: 25.0,
+            registration_accuracy: 40.0,
+            on_time_close: 35.0,
+        }
+    }
+}
+
+impl Default for DispatcherWeights {
+    fn default() -> Self {
+        DispatcherWeights {
+            volume: 20.0,
+            on_time_dispatch: 40.0,
+            dispatch_accuracy: 40.0,
         }
     }
 }
@@ -626,7 +643,8 @@ impl GridDuty {
 
 /// When a public report counts as missed by the grid's patrols: no patrol report of the same
 /// subcategory within `radius_m` metres in the `window_hours` before it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MissedRule {
     pub radius_m: f64,
     pub window_hours: u32,
@@ -650,7 +668,8 @@ pub fn discovery_rate(registered_by_patrol: u64, missed: u64) -> Option<f64> {
 /// Weights of a composite score: each indicator (a percentage) times its weight, over the sum of
 /// the weights of the indicators that have a value. Defaults follow DESIGN.md §5 (volume scores,
 /// which need step tables, are left out).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct UnitWeights {
     pub on_time_handling: f64,
     pub handling: f64,
@@ -668,7 +687,8 @@ impl Default for UnitWeights {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct AreaWeights {
     pub closure: f64,
     pub on_time_closure: f64,

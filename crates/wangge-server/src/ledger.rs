@@ -45,6 +45,8 @@ pub struct LedgerCache {
     /// Recent summaries, by ledger generation, period and scope: the panels of one dashboard
     /// ask for the same period several times, and a wall refreshes it every minute.
     memo: Mutex<Vec<(MemoKey, Arc<Summary>)>>,
+    /// One image written at a time by this server.
+    image: Arc<tokio::sync::Mutex<()>>,
 }
 
 type MemoKey = (u64, DateTime<Utc>, DateTime<Utc>, String);
@@ -184,8 +186,9 @@ impl LedgerCache {
             && let Some(through) = progress.watermark
         {
             progress.since_image = 0;
-            let (state, ledger) = (state.clone(), self.ledger.clone());
+            let (state, ledger, lock) = (state.clone(), self.ledger.clone(), self.image.clone());
             tokio::spawn(async move {
+                let _one = lock.lock().await;
                 if let Err(e) = write_image(&state, &ledger, through).await {
                     tracing::warn!(error = %e.message, "evaluation ledger: image not written");
                 }
@@ -200,6 +203,7 @@ impl LedgerCache {
         let Some(through) = progress.watermark else {
             return Ok(());
         };
+        let _one = self.image.lock().await;
         write_image(state, &self.ledger, through).await?;
         progress.since_image = 0;
         Ok(())

@@ -25,7 +25,7 @@ use axum::{Json, Router};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 
-pub use state::{AppState, Clock, Config};
+pub use state::{AppState, Clock, Config, EvaluationSettings};
 
 use crate::error::ApiError;
 

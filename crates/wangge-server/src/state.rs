@@ -38,12 +38,115 @@ pub struct Config {
     /// Mark the session cookie Secure: set it when users reach the server over HTTPS (as they
     /// must outside one machine), so the browser never sends the cookie in clear text.
     pub secure_cookies: bool,
-    /// Weights of the handling units' and the areas' composite scores (docs/indicators.md).
-    pub unit_weights: wangge_domain::evaluation::UnitWeights,
-    pub area_weights: wangge_domain::evaluation::AreaWeights,
-    pub people_weights: wangge_domain::evaluation::PeopleWeights,
-    /// When a public report counts as missed by the grid's patrols.
-    pub missed_rule: wangge_domain::evaluation::MissedRule,
+    /// The weights of the composite scores and the missed-report rule (docs/indicators.md).
+    pub evaluation: EvaluationSettings,
+}
+
+/// What a district may set about its evaluation (`--evaluation FILE`, JSON): every key is
+/// optional and defaults to docs/indicators.md's value; an unknown key is an error, so a typo
+/// does not silently leave a default in place.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvaluationSettings {
+    pub units: wangge_domain::evaluation::UnitWeights,
+    pub areas: wangge_domain::evaluation::AreaWeights,
+    pub people: wangge_domain::evaluation::PeopleWeights,
+    pub missed: wangge_domain::evaluation::MissedRule,
+}
+
+impl EvaluationSettings {
+    /// Reads the settings from JSON; errors name the key (and line) and what was expected.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let settings: EvaluationSettings = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let p = &self.people;
+        let weights = [
+            ("units.on_time_handling", self.units.on_time_handling),
+            ("units.handling", self.units.handling),
+            ("units.no_rework", self.units.no_rework),
+            ("areas.closure", self.areas.closure),
+            ("areas.on_time_closure", self.areas.on_time_closure),
+            ("areas.patrol_share", self.areas.patrol_share),
+            (
+                "people.grid_worker.report_accuracy",
+                p.grid_worker.report_accuracy,
+            ),
+            ("people.grid_worker.not_missed", p.grid_worker.not_missed),
+            (
+                "people.grid_worker.on_time_confirm",
+                p.grid_worker.on_time_confirm,
+            ),
+            (
+                "people.grid_worker.on_time_check",
+                p.grid_worker.on_time_check,
+            ),
+            ("people.receiver.volume", p.receiver.volume),
+            (
+                "people.receiver.on_time_registration",
+                p.receiver.on_time_registration,
+            ),
+            (
+                "people.receiver.registration_accuracy",
+                p.receiver.registration_accuracy,
+            ),
+            (
+                "people.shift_leader.on_time_registration",
+                p.shift_leader.on_time_registration,
+            ),
+            (
+                "people.shift_leader.registration_accuracy",
+                p.shift_leader.registration_accuracy,
+            ),
+            (
+                "people.shift_leader.on_time_close",
+                p.shift_leader.on_time_close,
+            ),
+            ("people.dispatcher.volume", p.dispatcher.volume),
+            (
+                "people.dispatcher.on_time_dispatch",
+                p.dispatcher.on_time_dispatch,
+            ),
+            (
+                "people.dispatcher.dispatch_accuracy",
+                p.dispatcher.dispatch_accuracy,
+            ),
+        ];
+        for (key, w) in weights {
+            if !(w.is_finite() && (0.0..=1000.0).contains(&w)) {
+                return Err(format!(
+                    "{key}: a weight must be between 0 and 1000, not {w}"
+                ));
+            }
+        }
+        for (i, (per_day, score)) in p.volume_steps.0.iter().enumerate() {
+            if !(per_day.is_finite()
+                && *per_day >= 0.0
+                && score.is_finite()
+                && (0.0..=100.0).contains(score))
+            {
+                return Err(format!(
+                    "people.volume_steps[{i}]: expected [cases a day ≥ 0, score 0–100], not [{per_day}, {score}]"
+                ));
+            }
+        }
+        if !(self.missed.radius_m.is_finite() && (1.0..=10_000.0).contains(&self.missed.radius_m)) {
+            return Err(format!(
+                "missed.radius_m: expected 1 to 10000 metres, not {}",
+                self.missed.radius_m
+            ));
+        }
+        if !(1..=24 * 90).contains(&self.missed.window_hours) {
+            return Err(format!(
+                "missed.window_hours: expected 1 to 2160 hours, not {}",
+                self.missed.window_hours
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The time cases are stamped with: the system clock, or an instant set by whoever replays
@@ -86,10 +189,7 @@ impl Default for Config {
             map_tile_url: None,
             clock: Clock::default(),
             secure_cookies: false,
-            unit_weights: Default::default(),
-            area_weights: Default::default(),
-            people_weights: Default::default(),
-            missed_rule: Default::default(),
+            evaluation: EvaluationSettings::default(),
         }
     }
 }
@@ -407,5 +507,46 @@ impl AppState {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod evaluation_settings_tests {
+    use super::EvaluationSettings;
+
+    #[test]
+    fn the_documented_example_is_the_defaults() {
+        let text = include_str!("../../../docs/evaluation.example.json");
+        assert_eq!(
+            EvaluationSettings::from_json(text).unwrap(),
+            EvaluationSettings::default()
+        );
+    }
+
+    #[test]
+    fn a_partial_file_keeps_the_other_defaults() {
+        let s = EvaluationSettings::from_json(r#"{"units": {"no_rework": 50}}"#).unwrap();
+        assert_eq!(s.units.no_rework, 50.0);
+        assert_eq!(s.units.handling, 30.0);
+        assert_eq!(s.people, Default::default());
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        for (text, names) in [
+            (r#"{"unit": {}}"#, "unit"),
+            (r#"{"units": {"handlng": 3}}"#, "handlng"),
+            (r#"{"areas": {"closure": -1}}"#, "areas.closure"),
+            (r#"{"missed": {"radius_m": 0}}"#, "missed.radius_m"),
+            (
+                r#"{"people": {"volume_steps": [[1, 400]]}}"#,
+                "volume_steps[0]",
+            ),
+            ("{\n\"units\": {\"handling\": \"x\"}}", "line 2"),
+        ] {
+            let e = EvaluationSettings::from_json(text).unwrap_err();
+            assert!(e.contains(names), "{text}: {e}");
+        }
     }
 }

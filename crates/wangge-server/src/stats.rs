@@ -404,9 +404,12 @@ struct Counting<'a> {
 
 impl Counting<'_> {
     fn summary(&self, p: Period) -> std::sync::Arc<Summary> {
-        self.state
-            .ledger
-            .summary(self.ledger, p, self.scope, self.state.config.missed_rule)
+        self.state.ledger.summary(
+            self.ledger,
+            p,
+            self.scope,
+            self.state.config.evaluation.missed,
+        )
     }
 
     /// The scores of the same rows over the previous period and a year earlier.
@@ -429,7 +432,7 @@ impl Counting<'_> {
 
     fn units(&self) -> Table {
         let reference = self.state.reference();
-        let weights = &self.state.config.unit_weights;
+        let weights = &self.state.config.evaluation.units;
         let earlier = self.earlier_scores(|s| s.units.clone(), |t| t.score(weights));
         Table::Units(
             self.summary(self.period)
@@ -469,7 +472,7 @@ impl Counting<'_> {
 
     fn areas(&self, level: Level) -> Table {
         let atlas = self.state.atlas();
-        let weights = &self.state.config.area_weights;
+        let weights = &self.state.config.evaluation.areas;
         let earlier = self.earlier_scores(|s| s.areas(level), |t| t.score(weights));
         let summary = self.summary(self.period);
         let len = evaluation::code_len(level);
@@ -503,7 +506,7 @@ impl Counting<'_> {
 
     fn categories(&self) -> Table {
         let reference = self.state.reference();
-        let weights = &self.state.config.area_weights;
+        let weights = &self.state.config.evaluation.areas;
         let earlier = self.earlier_scores(|s| s.categories.clone(), |t| t.score(weights));
         Table::Areas(
             self.summary(self.period)
@@ -537,7 +540,7 @@ impl Counting<'_> {
             t.grid_registered = d.registered;
         }
         let days = (self.period.to - self.period.from).num_seconds() as f64 / 86_400.0;
-        let weights = &self.state.config.people_weights;
+        let weights = &self.state.config.evaluation.people;
         let mut rows: Vec<PersonRow> = tallies
             .into_iter()
             .map(|(username, t)| {

@@ -1073,6 +1073,10 @@ macro_rules! store_impl {
 
             async fn put_ledger_image(&self, through: chrono::DateTime<chrono::Utc>, chunks: &[Vec<u8>]) -> Result<()> {
                 let mut tx = self.write.begin().await?;
+                // Two servers writing images at once must not interleave their chunks.
+                if let Some(lock) = Self::LOCK_LEDGER_IMAGE {
+                    sqlx::query(lock).execute(&mut *tx).await?;
+                }
                 sqlx::query("DELETE FROM ledger_image").execute(&mut *tx).await?;
                 for (n, bytes) in chunks.iter().enumerate() {
                     sqlx::query("INSERT INTO ledger_image (n, through, bytes) VALUES ($1, $2, $3)")
@@ -1163,6 +1167,11 @@ macro_rules! store_impl {
                     q.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
+                // A bulk load leaves the planner's statistics behind: refresh them, so the
+                // next queries use the indexes.
+                for &statement in Self::ANALYZE_AFTER_IMPORT {
+                    sqlx::query(statement).execute(&self.write).await?;
+                }
                 Ok(())
             }
 
@@ -1195,6 +1204,11 @@ macro_rules! store_impl {
 }
 
 impl SqliteStore {
+    /// SQLite has one writer at a time already.
+    const LOCK_LEDGER_IMAGE: Option<&'static str> = None;
+    /// SQLite's planner picks the indexes without statistics.
+    const ANALYZE_AFTER_IMPORT: &'static [&'static str] = &[];
+
     /// UPDATE guarded by the version and the event INSERT in one hand-off to SQLite's thread:
     /// the INSERT only happens if the UPDATE changed a row (`changes()`), both in one
     /// transaction. Answers whether the case still had the expected version.
@@ -1226,6 +1240,11 @@ impl SqliteStore {
 }
 
 impl PgStore {
+    /// Blocks other writers of the image (readers go on) until the transaction ends.
+    const LOCK_LEDGER_IMAGE: Option<&'static str> =
+        Some("LOCK TABLE ledger_image IN SHARE ROW EXCLUSIVE MODE");
+    const ANALYZE_AFTER_IMPORT: &'static [&'static str] = &["ANALYZE cases", "ANALYZE case_events"];
+
     /// UPDATE guarded by the version and the event INSERT as one statement (atomic by itself):
     /// the INSERT reads from the UPDATE, so it happens only if the version matched.
     async fn update_and_append(&self, u: &CaseUpdate) -> Result<bool> {

@@ -46,6 +46,22 @@ struct FilesArg {
     /// example behind a TLS-terminating proxy).
     #[arg(long, env = "WANGGE_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// A JSON file of evaluation settings: the composite scores' weights, the volume steps and
+    /// the missed-report rule (docs/evaluation.example.json; absent keys keep the defaults).
+    #[arg(long, env = "WANGGE_EVALUATION")]
+    evaluation: Option<PathBuf>,
+}
+
+impl FilesArg {
+    fn evaluation(&self) -> Result<wangge_server::EvaluationSettings> {
+        let Some(path) = &self.evaluation else {
+            return Ok(Default::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the evaluation settings {}", path.display()))?;
+        wangge_server::EvaluationSettings::from_json(&text)
+            .map_err(|e| anyhow::anyhow!("evaluation settings {}: {e}", path.display()))
+    }
 }
 
 #[derive(Subcommand)]
@@ -325,6 +341,7 @@ async fn run_async(command: Command) -> Result<()> {
             let store = open_store(&db.db).await?;
             let config = Config {
                 body_limit_bytes: body_limit,
+                evaluation: files.evaluation()?,
                 evidence_dir: Some(files.files),
                 map_tile_url: files.tile_url,
                 secure_cookies: files.secure_cookies,
@@ -354,6 +371,7 @@ async fn run_async(command: Command) -> Result<()> {
                 eprintln!("the database already holds regions; serving it as it is");
             }
             let config = Config {
+                evaluation: files.evaluation()?,
                 evidence_dir: Some(files.files),
                 map_tile_url: files.tile_url,
                 secure_cookies: files.secure_cookies,

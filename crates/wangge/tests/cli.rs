@@ -136,3 +136,25 @@ fn a_bad_import_exits_non_zero_and_names_the_problem() {
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
+
+#[test]
+fn bad_evaluation_settings_stop_the_start_and_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("evaluation.json");
+    std::fs::write(&file, r#"{"units": {"no_rework": -5}}"#).unwrap();
+    let out = wangge()
+        .args(["serve", "--addr", "127.0.0.1:0", "--evaluation"])
+        .arg(&file)
+        .arg("--db")
+        .arg(dir.path().join("w.db"))
+        .arg("--files")
+        .arg(dir.path().join("files"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("units.no_rework") && err.contains("evaluation.json"),
+        "{err}"
+    );
+}
