@@ -9,6 +9,7 @@ pub mod category;
 pub mod deadline;
 pub mod dispatch;
 pub mod evaluation;
+pub mod identity;
 pub mod ledger;
 pub mod position;
 pub mod region;
