@@ -30,6 +30,27 @@ async fn act(server: &TestServer, user: &str, id: &str, command: Value) {
     );
 }
 
+/// demo-worker reports a parked car (09009) in its grid; answers the case id and the grid.
+async fn patrol_report(server: &TestServer, description: &str) -> (String, String) {
+    let worker = server.login("demo-worker").await;
+    let grid = server.region_of("demo-worker").await;
+    let (lon, lat) = server.point_in(&grid).await;
+    let resp = server
+        .post(
+            &worker,
+            "/api/v1/cases",
+            &json!({"category": "09009", "description": description,
+            "lon": lon, "lat": lat, "source": "patrol"}),
+        )
+        .await;
+    assert_eq!(resp.status().as_u16(), 201);
+    let id = resp.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (id, grid)
+}
+
 #[tokio::test]
 async fn a_reworked_case_counts_for_its_unit_and_its_area() {
     for server in common::servers(Config::default()).await {
@@ -37,22 +58,7 @@ async fn a_reworked_case_counts_for_its_unit_and_its_area() {
         // are counted to the second, so the seeds are left a second behind.
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         let start = chrono::Utc::now().to_rfc3339();
-        let worker = server.login("demo-worker").await;
-        let grid = server.region_of("demo-worker").await;
-        let (lon, lat) = server.point_in(&grid).await;
-        let resp = server
-            .post(
-                &worker,
-                "/api/v1/cases",
-                &json!({"category": "09009", "description": "统计",
-                "lon": lon, "lat": lat, "source": "patrol"}),
-            )
-            .await;
-        assert_eq!(resp.status().as_u16(), 201);
-        let id = resp.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let (id, grid) = patrol_report(&server, "统计").await;
         let unit = server.unit_of("demo-unit").await;
         act(&server, "demo-receiver", &id, json!({"action": "register"})).await;
         act(
@@ -263,6 +269,7 @@ async fn a_reworked_case_counts_for_its_unit_and_its_area() {
 
         // Two more reports of the same problem at the same place make it a hotspot.
         let worker = server.login("demo-worker").await;
+        let (lon, lat) = server.point_in(&grid).await;
         for _ in 0..2 {
             let resp = server
                 .post(
@@ -372,21 +379,7 @@ async fn the_ledger_is_read_back_and_caught_up_incrementally() {
         );
 
         // A case registered through the first server …
-        let worker = server.login("demo-worker").await;
-        let grid = server.region_of("demo-worker").await;
-        let (lon, lat) = server.point_in(&grid).await;
-        let resp = server
-            .post(
-                &worker,
-                "/api/v1/cases",
-                &json!({"category": "09009", "description": "台账",
-                "lon": lon, "lat": lat, "source": "patrol"}),
-            )
-            .await;
-        let id = resp.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let (id, _) = patrol_report(&server, "台账").await;
         act(&server, "demo-receiver", &id, json!({"action": "register"})).await;
         // … is remade alone by it, and found and remade alone by the other one.
         let mine = server.state.ledger.catch_up(&server.state).await.unwrap();
