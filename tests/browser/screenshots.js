@@ -57,6 +57,27 @@ const SHOTS = [
     },
   },
   { file: 'supervisor-desk.png', user: 'demo-supervisor', path: '/console/desk/supervise' },
+  {
+    file: 'dashboard.png',
+    user: 'demo-district',
+    async go(u) {
+      await open(u, '/console/stats');
+      await u.page.waitForFunction(() => Number(document.getElementById('dashboard')?.dataset.loads || 0) > 0, null, {
+        timeout: 30_000,
+      });
+    },
+  },
+  {
+    file: 'wall.png',
+    user: 'demo-district',
+    wall: true,
+    async go(u) {
+      await open(u, '/console/stats/wall');
+      await u.page.waitForFunction(() => Number(document.getElementById('dashboard')?.dataset.loads || 0) > 0, null, {
+        timeout: 30_000,
+      });
+    },
+  },
   { file: 'admin-users.png', user: 'demo-admin', path: '/console/admin/users' },
   {
     file: 'phone.png',
@@ -93,7 +114,7 @@ async function main() {
             permissions: ['geolocation'],
             geolocation: { ...position, accuracy: 8 },
           }
-        : { viewport: DESKTOP, deviceScaleFactor: 1 };
+        : { viewport: shot.wall ? { width: 1920, height: 1080 } : DESKTOP, deviceScaleFactor: 1 };
       let user;
       try {
         user = shot.user
