@@ -1071,6 +1071,14 @@ macro_rules! store_impl {
                 Ok(out)
             }
 
+            async fn clear_ledger(&self) -> Result<u64> {
+                let mut tx = self.write.begin().await?;
+                sqlx::query("DELETE FROM ledger_image").execute(&mut *tx).await?;
+                let gone = sqlx::query("DELETE FROM case_ledger").execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(gone.rows_affected())
+            }
+
             async fn put_ledger_image(&self, through: chrono::DateTime<chrono::Utc>, chunks: &[Vec<u8>]) -> Result<()> {
                 let mut tx = self.write.begin().await?;
                 // Two servers writing images at once must not interleave their chunks.
@@ -1352,6 +1360,7 @@ delegate! {
     async fn cases_changed_since(&self, since: Option<chrono::DateTime<chrono::Utc>>) -> Result<Vec<CaseVersion>>;
     async fn timelines_of(&self, keys: &[(String, Uuid)]) -> Result<Vec<(CaseRow, Vec<CaseEventRow>)>>;
     async fn import_cases(&self, cases: &[(CaseRow, Vec<CaseEventRow>)]) -> Result<()>;
+    async fn clear_ledger(&self) -> Result<u64>;
     async fn put_ledger_image(&self, through: chrono::DateTime<chrono::Utc>, chunks: &[Vec<u8>]) -> Result<()>;
     async fn ledger_image(&self) -> Result<Option<(chrono::DateTime<chrono::Utc>, Vec<Vec<u8>>)>>;
 }

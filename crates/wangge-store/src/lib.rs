@@ -148,6 +148,10 @@ pub trait Store {
         &self,
         keys: &[(String, Uuid)],
     ) -> Result<Vec<(CaseRow, Vec<CaseEventRow>)>>;
+    /// Forgets every ledger record and the image, so they are all made again from the timelines
+    /// (after a change to the rules that should apply to past cases too). Answers how many
+    /// records there were.
+    async fn clear_ledger(&self) -> Result<u64>;
     /// Replaces the ledger's image with these chunks, made from a ledger caught up `through`.
     async fn put_ledger_image(&self, through: DateTime<Utc>, chunks: &[Vec<u8>]) -> Result<()>;
     /// The ledger's image, if one was written: when it was caught up to, and its chunks.

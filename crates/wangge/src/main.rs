@@ -132,6 +132,22 @@ enum Command {
         #[command(subcommand)]
         what: CheckWhat,
     },
+    /// The evaluation ledger statistics are counted from.
+    Ledger {
+        #[command(subcommand)]
+        what: LedgerWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerWhat {
+    /// Makes every case's ledger record again from its timeline with the deadlines, calendar and
+    /// evaluation settings in force now (e.g. after adding a forgotten holiday that should count
+    /// for past cases too), then writes the image. Run it with the servers stopped.
+    Rebuild {
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -520,6 +536,31 @@ async fn run_async(command: Command) -> Result<()> {
             if report.errors > 0 {
                 std::process::exit(1);
             }
+            Ok(())
+        }
+        Command::Ledger {
+            what: LedgerWhat::Rebuild { db },
+        } => {
+            let store = open_store(&db.db).await?;
+            let forgotten = wangge_store::Store::clear_ledger(&store).await?;
+            eprintln!("ledger: {forgotten} records forgotten; remaking them from the timelines …");
+            let state = AppState::load(store, Config::default()).await?;
+            let started = std::time::Instant::now();
+            let done = state
+                .ledger
+                .catch_up(&state)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            state
+                .ledger
+                .write_image(&state)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!(
+                "ledger rebuilt: {} records made in {:.1} s",
+                done.remade,
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Check {

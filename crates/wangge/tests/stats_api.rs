@@ -387,6 +387,15 @@ async fn the_ledger_is_read_back_and_caught_up_incrementally() {
         let theirs = other.ledger.catch_up(&other).await.unwrap();
         assert_eq!(theirs.remade, 1);
 
+        // A rebuild forgets every record; the next server makes them all again.
+        let forgotten = server.state.store.clear_ledger().await.unwrap();
+        assert_eq!(forgotten as usize, cases + 1);
+        let fourth = wangge_server::AppState::load(server.state.store.clone(), Config::default())
+            .await
+            .unwrap();
+        let rebuilt = fourth.ledger.catch_up(&fourth).await.unwrap();
+        assert_eq!((rebuilt.loaded, rebuilt.remade), (0, cases + 1));
+
         // Today's trend counts it on today's line.
         let leader = server.login("demo-district").await;
         let trend: Value = server
