@@ -27,8 +27,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// How far back of the last catch-up to look again for changes: covers other servers' clock
-/// skew and transactions that committed after a later one.
-const MARGIN_MINUTES: i64 = 5;
+/// skew and transactions that committed after a later one. Every catch-up reads the keys of the
+/// cases changed in this window again, so it stays short.
+const MARGIN_SECONDS: i64 = 60;
 /// Cases remade per round trip.
 const CHUNK: usize = 1_000;
 /// Records read per page when loading.
@@ -156,7 +157,7 @@ impl LedgerCache {
         }
         let since = progress
             .watermark
-            .map(|w| w - Duration::minutes(MARGIN_MINUTES));
+            .map(|w| w - Duration::seconds(MARGIN_SECONDS));
         let changed = state.store.cases_changed_since(since).await?;
         let touched: Vec<(String, Uuid)> = match self.touched.lock() {
             Ok(mut t) => t.drain().collect(),
