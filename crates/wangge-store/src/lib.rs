@@ -7,6 +7,7 @@
 
 mod backend;
 mod rows;
+pub mod vault;
 
 pub use backend::{AnyStore, PgStore, SqliteStore};
 pub use rows::*;
