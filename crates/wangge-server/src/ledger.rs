@@ -159,8 +159,9 @@ impl LedgerCache {
             .watermark
             .map(|w| w - Duration::seconds(MARGIN_SECONDS));
         let changed = state.store.cases_changed_since(since).await?;
+        // Copied, not taken: if remaking fails they are still marked for the next catch-up.
         let touched: Vec<(String, Uuid)> = match self.touched.lock() {
-            Ok(mut t) => t.drain().collect(),
+            Ok(t) => t.iter().cloned().collect(),
             Err(_) => Vec::new(),
         };
         {
@@ -171,11 +172,16 @@ impl LedgerCache {
                 }
             }
         }
-        stale.extend(touched);
+        stale.extend(touched.iter().cloned());
         stale.sort();
         stale.dedup();
         for chunk in stale.chunks(CHUNK) {
             done.remade += self.remake(state, chunk).await?;
+        }
+        if let Ok(mut t) = self.touched.lock() {
+            for key in &touched {
+                t.remove(key);
+            }
         }
         if let Some(latest) = changed.iter().map(|c| c.updated_at).max() {
             progress.watermark = Some(progress.watermark.map_or(latest, |w| w.max(latest)));
