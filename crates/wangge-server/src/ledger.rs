@@ -221,7 +221,14 @@ impl LedgerCache {
         let timelines = state.store.timelines_of(keys).await?;
         let mut rows = Vec::with_capacity(timelines.len());
         for (row, events) in &timelines {
-            let record = case_record(state, row, events, now)?;
+            // One unreadable timeline must not stop every figure: it is left out, loudly.
+            let record = match case_record(state, row, events, now) {
+                Ok(record) => record,
+                Err(e) => {
+                    tracing::error!(case = %row.id, error = %e.message, "evaluation ledger: case left out");
+                    continue;
+                }
+            };
             rows.push(LedgerRow {
                 district_code: row.district_code.clone(),
                 case_id: row.id,
