@@ -13,6 +13,7 @@ pub mod identity;
 pub mod ledger;
 pub mod position;
 pub mod region;
+pub mod registry;
 pub mod role;
 pub mod unit;
 

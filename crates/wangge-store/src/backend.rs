@@ -25,8 +25,8 @@ const BATCH: usize = 500;
 /// SQLITE_BUSY storms) and a small pool of readers, in WAL mode so readers never block the writer.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    write: SqlitePool,
-    read: SqlitePool,
+    pub(crate) write: SqlitePool,
+    pub(crate) read: SqlitePool,
 }
 
 impl SqliteStore {
@@ -66,8 +66,8 @@ impl SqliteStore {
 
 #[derive(Clone, Debug)]
 pub struct PgStore {
-    write: PgPool,
-    read: PgPool,
+    pub(crate) write: PgPool,
+    pub(crate) read: PgPool,
 }
 
 impl PgStore {

@@ -6,10 +6,12 @@
 //! too), generated once by the `store_impl!` macro, so they cannot drift apart.
 
 mod backend;
+pub mod registry;
 mod rows;
 pub mod vault;
 
 pub use backend::{AnyStore, PgStore, SqliteStore};
+pub use registry::Registry;
 pub use rows::*;
 
 use chrono::{DateTime, Utc};
