@@ -48,6 +48,7 @@ mod axum_extra_json {
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .merge(crate::registry_api::routes())
         .route("/locate", get(locate_one).post(locate_many))
         .route("/regions", get(list_regions))
         .route("/regions.geojson", get(regions_geojson))
@@ -931,7 +932,20 @@ pub(crate) fn parse_case_id(id: &str) -> ApiResult<Uuid> {
         crate::evidence_api::upload, crate::evidence_api::list, crate::evidence_api::download,
         crate::evidence_api::thumbnail, crate::config_api::get_calendar,
         crate::config_api::set_calendar_days, crate::config_api::change_category,
-        crate::stats::stats
+        crate::stats::stats,
+        crate::registry_api::list_houses, crate::registry_api::get_house,
+        crate::registry_api::create_house, crate::registry_api::update_house,
+        crate::registry_api::list_people, crate::registry_api::get_person,
+        crate::registry_api::create_person, crate::registry_api::update_person,
+        crate::registry_api::list_residences, crate::registry_api::move_in,
+        crate::registry_api::move_out, crate::registry_api::anonymise,
+        crate::registry_api::list_organisations, crate::registry_api::get_organisation,
+        crate::registry_api::create_organisation, crate::registry_api::update_organisation,
+        crate::registry_api::list_components, crate::registry_api::get_component,
+        crate::registry_api::create_component, crate::registry_api::update_component,
+        crate::registry_api::record_versions, crate::registry_api::list_changes,
+        crate::registry_api::get_change, crate::registry_api::review_change,
+        crate::registry_api::access_log, crate::registry_api::import
     ),
     modifiers(&BearerAuth),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail))

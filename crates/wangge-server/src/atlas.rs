@@ -112,6 +112,18 @@ impl Atlas {
         self.regions.get(code)
     }
 
+    /// The codes of the current districts, sorted.
+    pub fn districts(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .regions
+            .values()
+            .filter(|r| r.level == Level::District)
+            .map(|r| r.code.as_str())
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
     pub fn grid_count(&self) -> usize {
         self.grid_codes.len()
     }

@@ -13,9 +13,13 @@ pub mod evidence_api;
 pub mod ledger;
 pub mod local_day;
 pub mod region_import;
+pub mod registry;
+pub mod registry_api;
+pub mod registry_import;
 pub mod rules_api;
 pub mod state;
 pub mod stats;
+pub mod tabular;
 
 use std::net::SocketAddr;
 

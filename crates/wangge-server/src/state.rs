@@ -40,6 +40,11 @@ pub struct Config {
     pub secure_cookies: bool,
     /// The weights of the composite scores and the missed-report rule (docs/indicators.md).
     pub evaluation: EvaluationSettings,
+    /// Tags, full-read roles and the retention period of the base data.
+    pub base_data: crate::registry::BaseDataSettings,
+    /// The key personal data is sealed with (from the environment, never the database); without
+    /// it people and organisations cannot be read or written.
+    pub vault: Option<Arc<wangge_store::vault::Vault>>,
 }
 
 /// What a district may set about its evaluation (`--evaluation FILE`, JSON): every key is
@@ -190,6 +195,8 @@ impl Default for Config {
             clock: Clock::default(),
             secure_cookies: false,
             evaluation: EvaluationSettings::default(),
+            base_data: crate::registry::BaseDataSettings::default(),
+            vault: None,
         }
     }
 }

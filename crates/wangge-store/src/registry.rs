@@ -267,6 +267,15 @@ pub trait Registry {
     /// Stores a write set whole or not at all. A record whose stored version is not the one
     /// expected (changed meanwhile, or existing already) fails it with a conflict.
     async fn registry_write(&self, w: &RegistryWrite) -> Result<()>;
+    /// Stores every write set received, in one transaction, as they arrive: an import of a
+    /// million rows is all-or-nothing without being held in memory whole. An `Err` received, or
+    /// the sender dropped before `Ok(None)`, rolls everything back.
+    async fn registry_write_stream(
+        &self,
+        parts: tokio::sync::mpsc::Receiver<std::result::Result<Option<RegistryWrite>, String>>,
+    ) -> Result<()>;
+    /// Every house of a district: (house code, grid code).
+    async fn house_grids(&self, district: &str) -> Result<Vec<(String, String)>>;
 
     async fn house(&self, district: &str, code: &str) -> Result<Option<HouseRow>>;
     async fn houses(&self, f: &RecordFilter) -> Result<Page<HouseRow>>;
@@ -681,10 +690,9 @@ macro_rules! registry_impl {
             }
         }
 
-        impl Registry for $store {
-            async fn registry_write(&self, w: &RegistryWrite) -> Result<()> {
-                let mut tx = self.write.begin().await?;
-                Self::put_rows(&mut tx, "houses", HOUSE_COLS, &["district_code", "house_code"], "house", &w.houses, |b, r| {
+        impl $store {
+            async fn write_in(tx: &mut sqlx::Transaction<'static, $db>, w: &RegistryWrite) -> Result<()> {
+                Self::put_rows(tx, "houses", HOUSE_COLS, &["district_code", "house_code"], "house", &w.houses, |b, r| {
                     b.push_bind(r.district_code.clone())
                         .push_bind(r.house_code.clone())
                         .push_bind(r.grid_code.clone())
@@ -698,7 +706,7 @@ macro_rules! registry_impl {
                         .push_bind(r.updated_at);
                 })
                 .await?;
-                Self::put_rows(&mut tx, "people", PERSON_COLS, &["district_code", "id"], "person", &w.people, |b, r| {
+                Self::put_rows(tx, "people", PERSON_COLS, &["district_code", "id"], "person", &w.people, |b, r| {
                     b.push_bind(r.district_code.clone())
                         .push_bind(r.id)
                         .push_bind(r.name.clone())
@@ -721,7 +729,7 @@ macro_rules! registry_impl {
                         .push_bind(r.updated_at);
                 })
                 .await?;
-                Self::put_rows(&mut tx, "organisations", ORG_COLS, &["district_code", "credit_code"], "organisation", &w.organisations, |b, r| {
+                Self::put_rows(tx, "organisations", ORG_COLS, &["district_code", "credit_code"], "organisation", &w.organisations, |b, r| {
                     b.push_bind(r.district_code.clone())
                         .push_bind(r.credit_code.clone())
                         .push_bind(r.name.clone())
@@ -735,7 +743,7 @@ macro_rules! registry_impl {
                         .push_bind(r.updated_at);
                 })
                 .await?;
-                Self::put_rows(&mut tx, "components", COMPONENT_COLS, &["district_code", "component_code"], "component", &w.components, |b, r| {
+                Self::put_rows(tx, "components", COMPONENT_COLS, &["district_code", "component_code"], "component", &w.components, |b, r| {
                     b.push_bind(r.district_code.clone())
                         .push_bind(r.component_code.clone())
                         .push_bind(r.category_code.clone())
@@ -768,7 +776,7 @@ macro_rules! registry_impl {
                         " ON CONFLICT (district_code, id) DO UPDATE SET {}",
                         set_excluded(RESIDENCE_COLS, &["district_code", "id"])
                     ));
-                    q.build().execute(&mut *tx).await?;
+                    q.build().execute(&mut **tx).await?;
                 }
                 for chunk in w.versions.chunks(BATCH) {
                     let mut q = QueryBuilder::<$db>::new(format!("INSERT INTO record_versions ({VERSION_COLS}) "));
@@ -783,7 +791,7 @@ macro_rules! registry_impl {
                             .push_bind(r.change_id)
                             .push_bind(r.body.clone());
                     });
-                    q.build().execute(&mut *tx).await.map_err(conflict_or("record version"))?;
+                    q.build().execute(&mut **tx).await.map_err(conflict_or("record version"))?;
                 }
                 for p in &w.changes {
                     let c = &p.row;
@@ -804,7 +812,7 @@ macro_rules! registry_impl {
                                 .push_bind(c.reason.clone())
                                 .push_bind(c.body.clone());
                         });
-                        q.build().execute(&mut *tx).await?.rows_affected()
+                        q.build().execute(&mut **tx).await?.rows_affected()
                     } else {
                         sqlx::query("UPDATE record_changes SET state = $1, record_key = $2, reviewed_by = $3, reviewed_at = $4, reason = $5 WHERE district_code = $6 AND id = $7 AND state = 'pending'")
                             .bind(c.state.clone())
@@ -814,7 +822,7 @@ macro_rules! registry_impl {
                             .bind(c.reason.clone())
                             .bind(c.district_code.clone())
                             .bind(c.id)
-                            .execute(&mut *tx)
+                            .execute(&mut **tx)
                             .await?
                             .rows_affected()
                     };
@@ -835,10 +843,45 @@ macro_rules! registry_impl {
                             .push_bind(a.purpose.clone())
                             .push_bind(a.client.clone());
                     });
-                    q.build().execute(&mut *tx).await?;
+                    q.build().execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+        }
+
+        impl Registry for $store {
+            async fn registry_write(&self, w: &RegistryWrite) -> Result<()> {
+                let mut tx = self.write.begin().await?;
+                Self::write_in(&mut tx, w).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn registry_write_stream(
+                &self,
+                mut parts: tokio::sync::mpsc::Receiver<std::result::Result<Option<RegistryWrite>, String>>,
+            ) -> Result<()> {
+                let mut tx = self.write.begin().await?;
+                loop {
+                    match parts.recv().await {
+                        Some(Ok(Some(w))) => Self::write_in(&mut tx, &w).await?,
+                        Some(Ok(None)) => break,
+                        Some(Err(why)) => return Err(StoreError::Corrupt(format!("write abandoned: {why}"))),
+                        None => return Err(StoreError::Corrupt("write abandoned: the writer stopped".into())),
+                    }
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn house_grids(&self, district: &str) -> Result<Vec<(String, String)>> {
+                sqlx::query("SELECT house_code, grid_code FROM houses WHERE district_code = $1")
+                    .bind(district)
+                    .fetch_all(&self.read)
+                    .await?
+                    .iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                    .collect()
             }
 
             async fn house(&self, district: &str, code: &str) -> Result<Option<HouseRow>> {
@@ -1182,6 +1225,8 @@ macro_rules! delegate_registry {
 
 delegate_registry! {
     async fn registry_write(&self, w: &RegistryWrite) -> Result<()>;
+    async fn registry_write_stream(&self, parts: tokio::sync::mpsc::Receiver<std::result::Result<Option<RegistryWrite>, String>>) -> Result<()>;
+    async fn house_grids(&self, district: &str) -> Result<Vec<(String, String)>>;
     async fn house(&self, district: &str, code: &str) -> Result<Option<HouseRow>>;
     async fn houses(&self, f: &RecordFilter) -> Result<Page<HouseRow>>;
     async fn building_grid(&self, district: &str, building_key: &str) -> Result<Option<String>>;

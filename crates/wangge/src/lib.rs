@@ -1,10 +1,12 @@
 //! The parts of the `wangge` binary that tests and benchmarks reuse: the city generator, demo
 //! seeding, the streaming locator, the case-loop benchmark and the timeline check.
 
+pub mod base_data;
 pub mod bench;
 pub mod bench_map;
 pub mod bench_stats;
 pub mod check;
 pub mod demo;
 pub mod generate;
+pub mod generate_registry;
 pub mod locate;

@@ -50,6 +50,69 @@ struct FilesArg {
     /// the missed-report rule (docs/evaluation.example.json; absent keys keep the defaults).
     #[arg(long, env = "WANGGE_EVALUATION")]
     evaluation: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArg,
+}
+
+/// How personal data is protected: the key it is sealed with and the base-data settings.
+#[derive(clap::Args, Clone)]
+struct DataArg {
+    /// The 32-byte key personal data (identity numbers, phones …) is sealed with, as 64 hex
+    /// characters. Keep it outside the database and its backups; without it people cannot be
+    /// read. `openssl rand -hex 32` makes one.
+    #[arg(long, env = "WANGGE_DATA_KEY", hide_env_values = true)]
+    data_key: Option<String>,
+    /// A JSON file of base-data settings: person tags, the roles granted full reads of
+    /// personal data, the retention period (docs/base-data.example.json).
+    #[arg(long, env = "WANGGE_BASE_DATA")]
+    base_data: Option<PathBuf>,
+}
+
+impl DataArg {
+    fn vault(&self) -> Result<Option<std::sync::Arc<wangge_store::vault::Vault>>> {
+        let Some(text) = &self.data_key else {
+            return Ok(None);
+        };
+        let vault = wangge_store::vault::Vault::from_key_text(text.trim())
+            .map_err(|e| anyhow::anyhow!("--data-key / WANGGE_DATA_KEY: {e}"))?;
+        Ok(Some(std::sync::Arc::new(vault)))
+    }
+
+    fn settings(&self) -> Result<wangge_server::registry::BaseDataSettings> {
+        let Some(path) = &self.base_data else {
+            return Ok(Default::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the base-data settings {}", path.display()))?;
+        wangge_server::registry::BaseDataSettings::from_json(&text)
+            .map_err(|e| anyhow::anyhow!("base-data settings {}: {e}", path.display()))
+    }
+
+    /// The configured key, or for the demo one kept in a file beside its evidence files, made
+    /// on first start.
+    fn demo_vault(&self, dir: &Path) -> Result<std::sync::Arc<wangge_store::vault::Vault>> {
+        if let Some(v) = self.vault()? {
+            return Ok(v);
+        }
+        let path = dir.join("data.key");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(_) => {
+                std::fs::create_dir_all(dir)?;
+                let t = wangge_store::vault::Vault::new_key_text();
+                std::fs::write(&path, &t)
+                    .with_context(|| format!("writing the demo's data key {}", path.display()))?;
+                eprintln!(
+                    "demo: personal data is sealed with a new key in {} (a real server takes WANGGE_DATA_KEY)",
+                    path.display()
+                );
+                t
+            }
+        };
+        let vault = wangge_store::vault::Vault::from_key_text(text.trim())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(std::sync::Arc::new(vault))
+    }
 }
 
 impl FilesArg {
@@ -238,6 +301,26 @@ enum GenerateWhat {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The base data of a generated city: DIR/houses.csv, people.csv, organisations.csv and
+    /// components.csv (UTF-8 with a BOM; deterministic per seed and counts).
+    Registry {
+        #[arg(long, default_value_t = 2000)]
+        grids: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Rooms (one house code each); buildings come whole, so up to 15 more.
+        #[arg(long, default_value_t = 20_000)]
+        houses: usize,
+        /// People, at most five per residential or rental room.
+        #[arg(long, default_value_t = 60_000)]
+        people: usize,
+        #[arg(long, default_value_t = 2_000)]
+        organisations: usize,
+        #[arg(long, default_value_t = 10_000)]
+        components: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -256,6 +339,29 @@ enum ImportWhat {
         dry_run: bool,
         #[command(flatten)]
         db: DbArg,
+    },
+    /// Base data (houses, people with their homes, organisations, components) from CSV or
+    /// .xlsx: every bad row reported; all rows stored or none; upsert by the natural key.
+    Base {
+        /// houses, people, organisations or components
+        kind: String,
+        file: PathBuf,
+        /// The district imported into.
+        #[arg(long)]
+        district: String,
+        /// Column choices `field:Header;field:Header` (the rest match by name or known headers).
+        #[arg(long)]
+        map: Option<String>,
+        /// The worksheet of a workbook.
+        #[arg(long)]
+        sheet: Option<String>,
+        /// Check only; store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        db: DbArg,
+        #[command(flatten)]
+        data: DataArg,
     },
 }
 
@@ -303,6 +409,38 @@ fn main() -> Result<()> {
                 .with_context(|| format!("{} has no polygons", regions.display()))?;
             generate::write_points(bbox, count, seed, &out)?;
             eprintln!("wrote {count} points to {}", out.display());
+            Ok(())
+        }
+        Command::Generate {
+            what:
+                GenerateWhat::Registry {
+                    grids,
+                    seed,
+                    houses,
+                    people,
+                    organisations,
+                    components,
+                    out,
+                },
+        } => {
+            use wangge::generate_registry::{RegistryCounts, write_registry};
+            let city = generate::generate_city(grids, seed);
+            let counts = RegistryCounts {
+                houses,
+                people,
+                organisations,
+                components,
+            };
+            let files = write_registry(&city, &counts, seed, &out)?;
+            let n = files.written;
+            eprintln!(
+                "wrote {} houses, {} people, {} organisations and {} components to {}",
+                n.houses,
+                n.people,
+                n.organisations,
+                n.components,
+                out.display()
+            );
             Ok(())
         }
         Command::Locate {
@@ -357,6 +495,8 @@ async fn run_async(command: Command) -> Result<()> {
             let store = open_store(&db.db).await?;
             let config = Config {
                 body_limit_bytes: body_limit,
+                vault: files.data.vault()?,
+                base_data: files.data.settings()?,
                 evaluation: files.evaluation()?,
                 evidence_dir: Some(files.files),
                 map_tile_url: files.tile_url,
@@ -381,12 +521,15 @@ async fn run_async(command: Command) -> Result<()> {
         } => {
             let store = open_store(&db.db).await?;
             eprintln!("preparing the demo city in {} …", db.db);
-            if demo::seed(&store, grids, seed, cases).await? {
+            let fresh = demo::seed(&store, grids, seed, cases).await?;
+            if fresh {
                 eprintln!("created a generated city of {grids} grids with {cases} sample cases");
             } else {
                 eprintln!("the database already holds regions; serving it as it is");
             }
             let config = Config {
+                vault: Some(files.data.demo_vault(&files.files)?),
+                base_data: files.data.settings()?,
                 evaluation: files.evaluation()?,
                 evidence_dir: Some(files.files),
                 map_tile_url: files.tile_url,
@@ -394,6 +537,12 @@ async fn run_async(command: Command) -> Result<()> {
                 ..Config::default()
             };
             let state = AppState::load(store, config).await?;
+            if fresh {
+                wangge::base_data::seed_demo(&state, grids, seed).await?;
+                eprintln!(
+                    "registered the demo city's houses, people, organisations and components"
+                );
+            }
             // The command-centre map's layers and open cases, read before the first visitor asks.
             wangge_server::console::map::warm_up(&state);
             wangge_server::ledger::warm_up(&state);
@@ -406,6 +555,90 @@ async fn run_async(command: Command) -> Result<()> {
                 eprintln!("stop with Ctrl-C");
             })
             .await?;
+            Ok(())
+        }
+        Command::Import {
+            what:
+                ImportWhat::Base {
+                    kind,
+                    file,
+                    district,
+                    map,
+                    sheet,
+                    dry_run,
+                    db,
+                    data,
+                },
+        } => {
+            let kind = wangge::base_data::parse_kind(&kind)?;
+            let store = open_store(&db.db).await?;
+            let config = Config {
+                vault: data.vault()?,
+                base_data: data.settings()?,
+                ..Config::default()
+            };
+            let state = AppState::load(store, config).await?;
+            let mapping = map
+                .as_deref()
+                .unwrap_or_default()
+                .split(';')
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| {
+                    p.split_once(':')
+                        .map(|(f, h)| (f.trim().to_owned(), h.trim().to_owned()))
+                        .with_context(|| format!("--map: '{p}' must be field:Header"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let req = wangge_server::registry_import::ImportRequest {
+                dry_run,
+                sheet,
+                mapping,
+                district: Some(district),
+            };
+            let started = std::time::Instant::now();
+            let report = wangge::base_data::import_file(
+                &state,
+                kind,
+                &file,
+                &req,
+                std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            )
+            .await?;
+            let secs = started.elapsed().as_secs_f64();
+            for e in &report.errors {
+                eprintln!(
+                    "  row {}{}: {}",
+                    e.row,
+                    e.column
+                        .as_deref()
+                        .map(|c| format!(", column {c}"))
+                        .unwrap_or_default(),
+                    e.message
+                );
+            }
+            if report.bad_rows > report.errors.len() {
+                eprintln!("  … and more: {} bad rows in all", report.bad_rows);
+            }
+            eprintln!(
+                "{} {} rows in {secs:.1} s ({:.0} rows/s): {} valid, {} bad; {} new, {} updated; {}",
+                kind.as_str(),
+                report.rows,
+                report.rows as f64 / secs.max(1e-9),
+                report.valid,
+                report.bad_rows,
+                report.created,
+                report.updated,
+                if report.stored {
+                    "stored"
+                } else if dry_run {
+                    "dry run, nothing stored"
+                } else {
+                    "NOTHING stored"
+                }
+            );
+            if report.bad_rows > 0 {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Import {
