@@ -75,30 +75,35 @@ pub async fn import_file(
     Ok(report)
 }
 
-/// Splits a CSV file's lines by the district their key column starts with (generated codes
+/// Splits a CSV file's rows by the district their key column starts with (generated codes
 /// begin with the grid's code), so each district is imported as its own, all-or-nothing file.
-pub fn split_by_district(text: &str, column: &str) -> Result<HashMap<String, String>> {
+pub fn split_by_district(text: &str, column: &str) -> Result<HashMap<String, Vec<u8>>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text.lines();
-    let header = lines.next().context("an empty generated file")?;
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers()?.clone();
     let at = header
-        .split(',')
+        .iter()
         .position(|h| h == column)
         .with_context(|| format!("no column {column}"))?;
-    let mut out: HashMap<String, String> = HashMap::new();
-    for line in lines {
-        // Generated files quote no field before the key columns used here.
-        let key = line.split(',').nth(at).unwrap_or_default();
-        let Some(district) = key.get(..6) else {
+    let mut out: HashMap<String, csv::Writer<Vec<u8>>> = HashMap::new();
+    for record in reader.records() {
+        let record = record?;
+        let Some(district) = record.get(at).and_then(|k| k.get(..6)) else {
             continue;
         };
-        let file = out
-            .entry(district.to_owned())
-            .or_insert_with(|| format!("{header}\n"));
-        file.push_str(line);
-        file.push('\n');
+        let w = match out.entry(district.to_owned()) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let mut w = csv::Writer::from_writer(Vec::new());
+                w.write_record(&header)?;
+                e.insert(w)
+            }
+        };
+        w.write_record(&record)?;
     }
-    Ok(out)
+    out.into_iter()
+        .map(|(d, w)| Ok((d, w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)))
+        .collect()
 }
 
 /// How much base data the demo city gets for its grids.
@@ -144,7 +149,7 @@ async fn import_demo_files(
                 state,
                 &cli_reader(),
                 kind,
-                csv.into_bytes(),
+                csv,
                 Some("demo.csv".into()),
                 &req,
                 Arc::new(|_| {}),
