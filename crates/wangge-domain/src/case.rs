@@ -219,6 +219,8 @@ pub struct ReportInput {
     pub source: String,
     pub external_id: Option<String>,
     pub address: Option<String>,
+    /// The city component the report is about (its 17- or 16-digit code), if any.
+    pub component_code: Option<String>,
 }
 
 /// A report that passed every check that needs no storage (the category's existence and the
@@ -231,6 +233,7 @@ pub struct Report {
     pub source: Source,
     pub external_id: Option<String>,
     pub address: Option<String>,
+    pub component: Option<crate::registry::ComponentCode>,
 }
 
 impl Report {
@@ -273,6 +276,20 @@ impl Report {
             .address
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty());
+        let component = match input
+            .component_code
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            None => None,
+            Some(c) => Some(crate::registry::ComponentCode::parse(c).map_err(|message| {
+                CaseError::Invalid {
+                    field: "component_code",
+                    message,
+                }
+            })?),
+        };
         Ok(Report {
             category,
             description,
@@ -280,6 +297,7 @@ impl Report {
             source,
             external_id,
             address,
+            component,
         })
     }
 }
@@ -298,6 +316,7 @@ mod tests {
             source: "patrol".into(),
             external_id: Some("".into()),
             address: None,
+            component_code: None,
         }
     }
 

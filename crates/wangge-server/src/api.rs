@@ -503,6 +503,9 @@ pub struct NewCase {
     /// 紧急: handled against the category's urgent limit.
     #[serde(default)]
     urgent: bool,
+    /// The registered city component the case is about (17 or 16 digits); its responsible unit
+    /// is what the dispatch rules for components match.
+    component_code: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -545,6 +548,8 @@ pub struct CaseView {
     clock: Option<ClockView>,
     /// The unit the dispatch rules suggest, when the case waits for dispatch.
     suggested_unit: Option<String>,
+    /// The city component the case is about.
+    component_code: Option<String>,
     /// What the caller may do to the case now.
     allowed_actions: Vec<String>,
     /// Photos: before (report), after (handling), at the check (verification).
@@ -800,6 +805,7 @@ pub(crate) async fn case_view(
         surviving_state,
         clock,
         suggested_unit,
+        component_code: c.component_code.clone(),
         allowed_actions,
         attachments,
         duplicate_candidates,
@@ -812,6 +818,9 @@ impl From<IntakeError> for ApiError {
         match e {
             IntakeError::Invalid(ref ce) => {
                 ApiError::invalid_field(ce.field().unwrap_or("body"), e.to_string())
+            }
+            IntakeError::UnknownComponent(_) | IntakeError::ComponentCategory { .. } => {
+                ApiError::invalid_field("component_code", e.to_string())
             }
             IntakeError::UnknownCategory(_) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -891,6 +900,7 @@ async fn create_case(
         source: body.source,
         external_id: body.external_id,
         address: body.address,
+        component_code: body.component_code,
     };
     let case = report_case(&state, input, body.crs.as_deref(), body.urgent, &user.actor).await?;
     Ok((

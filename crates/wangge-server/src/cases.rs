@@ -34,6 +34,16 @@ pub enum IntakeError {
     MayNotReport(Role),
     #[error("unknown coordinate system '{0}': expected wgs84, gcj02 or bd09")]
     UnknownCrs(String),
+    #[error("component_code: {0} is not a registered component of this district")]
+    UnknownComponent(String),
+    #[error(
+        "component_code: component {component} is a {component_category}, the case is about {category}"
+    )]
+    ComponentCategory {
+        component: String,
+        component_category: String,
+        category: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -259,6 +269,26 @@ pub async fn report_case(
         d if d.is_empty() => grid_code.get(..6).unwrap_or_default().to_owned(),
         d => d,
     };
+    let component = match &report.component {
+        None => None,
+        Some(code) => {
+            use wangge_store::Registry;
+            let c = state
+                .store
+                .component(&district_code, code.as_str())
+                .await?
+                .ok_or_else(|| IntakeError::UnknownComponent(code.as_str().to_owned()))?;
+            // A component's problems are the matters of the same subcategory code.
+            if c.category_code != report.category {
+                return Err(IntakeError::ComponentCategory {
+                    component: code.as_str().to_owned(),
+                    component_category: c.category_code,
+                    category: report.category.clone(),
+                });
+            }
+            Some(c)
+        }
+    };
     let now = state.config.clock.now();
     let id = wangge_domain::new_id();
     let status = CaseStatus::reported(report.source.needs_confirmation());
@@ -293,6 +323,8 @@ pub async fn report_case(
         node_started_at: None,
         warn_at: None,
         due_at: None,
+        component_code: component.as_ref().map(|c| c.component_code.clone()),
+        component_unit: component.and_then(|c| c.responsible_unit),
     };
     refresh_row(state, &mut case, &cached, Some(&category), now)?;
     let payload = serde_json::json!({
@@ -365,7 +397,7 @@ pub fn suggestion(state: &AppState, row: &CaseRow) -> Suggestion {
         state.reference().dispatch_rules(),
         &row.category_code,
         &row.grid_code,
-        None,
+        row.component_unit.as_deref(),
     )
 }
 

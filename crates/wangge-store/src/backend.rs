@@ -270,6 +270,8 @@ macro_rules! store_impl {
                     street_code: row.try_get("street_code")?,
                     source: row.try_get("source")?,
                     external_id: row.try_get("external_id")?,
+                    component_code: row.try_get("component_code")?,
+                    component_unit: row.try_get("component_unit")?,
                     state: row.try_get("state")?,
                     version: row.try_get("version")?,
                     reported_at: row.try_get("reported_at")?,
@@ -536,8 +538,9 @@ macro_rules! store_impl {
                 sqlx::query(
                     "INSERT INTO cases (district_code, id, category_kind, category_code, description, address, lon, lat, \
                      grid_code, community_code, street_code, source, external_id, state, version, reported_at, updated_at, \
-                     unit_code, level, suspended, urgent, status, node, node_started_at, warn_at, due_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
+                     unit_code, level, suspended, urgent, status, node, node_started_at, warn_at, due_at, \
+                     component_code, component_unit) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)",
                 )
                 .bind(&c.district_code)
                 .bind(c.id)
@@ -565,6 +568,8 @@ macro_rules! store_impl {
                 .bind(c.node_started_at)
                 .bind(c.warn_at)
                 .bind(c.due_at)
+                .bind(&c.component_code)
+                .bind(&c.component_unit)
                 .execute(&mut *tx)
                 .await
                 .map_err(conflict(
@@ -1118,12 +1123,13 @@ macro_rules! store_impl {
 
             async fn import_cases(&self, cases: &[(CaseRow, Vec<CaseEventRow>)]) -> Result<()> {
                 let mut tx = self.write.begin().await?;
-                // 26 columns a case: 500 rows stay under every parameter limit.
+                // 28 columns a case: 500 rows stay under every parameter limit.
                 for chunk in cases.chunks(BATCH) {
                     let mut q = QueryBuilder::<$db>::new(
                         "INSERT INTO cases (district_code, id, category_kind, category_code, description, address, lon, lat, \
                          grid_code, community_code, street_code, source, external_id, state, version, reported_at, updated_at, \
-                         unit_code, level, suspended, urgent, status, node, node_started_at, warn_at, due_at) ",
+                         unit_code, level, suspended, urgent, status, node, node_started_at, warn_at, due_at, \
+                         component_code, component_unit) ",
                     );
                     q.push_values(chunk, |mut b, (c, _)| {
                         b.push_bind(c.district_code.clone())
@@ -1151,7 +1157,9 @@ macro_rules! store_impl {
                             .push_bind(c.node.clone())
                             .push_bind(c.node_started_at)
                             .push_bind(c.warn_at)
-                            .push_bind(c.due_at);
+                            .push_bind(c.due_at)
+                            .push_bind(c.component_code.clone())
+                            .push_bind(c.component_unit.clone());
                     });
                     q.build().execute(&mut *tx).await?;
                 }

@@ -97,6 +97,9 @@ pub struct CaseRow {
     pub node_started_at: Option<DateTime<Utc>>,
     pub warn_at: Option<DateTime<Utc>>,
     pub due_at: Option<DateTime<Utc>>,
+    /// The city component the case is about, and its responsible unit when it was reported.
+    pub component_code: Option<String>,
+    pub component_unit: Option<String>,
 }
 
 /// What a map needs of a case.

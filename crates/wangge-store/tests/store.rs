@@ -143,6 +143,8 @@ async fn a_case_is_stored_with_its_first_event() {
             node_started_at: Some(now),
             warn_at: None,
             due_at: None,
+            component_code: None,
+            component_unit: None,
         };
         let event = CaseEventRow {
             district_code: "110105".into(),

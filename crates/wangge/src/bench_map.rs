@@ -94,6 +94,7 @@ pub async fn seed_map_city(
             source: source.as_str().into(),
             external_id: (source != Source::Patrol).then(|| format!("MAP-{n:06}")),
             address: None,
+            component_code: None,
         };
         let mut row = report_case(&state, input, None, false, &receiver)
             .await

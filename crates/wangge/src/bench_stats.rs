@@ -566,6 +566,8 @@ fn one_case(
         node_started_at: None,
         warn_at: None,
         due_at: None,
+        component_code: None,
+        component_unit: None,
     };
     let category = state.reference().category("matter", seed.category).cloned();
     let cached = Cached { status, clock };

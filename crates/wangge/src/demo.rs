@@ -229,6 +229,7 @@ pub async fn seed(store: &AnyStore, grids: usize, seed: u64, cases: usize) -> Re
             source: source.as_str().into(),
             external_id: (source != Source::Patrol).then(|| format!("DEMO-{n:05}")),
             address: Some(grid.name.clone()),
+            component_code: None,
         };
         let reporter = actor("demo-receiver", Role::Receiver, None);
         let stage = rng.random_range(0..10);

@@ -578,6 +578,25 @@ fn building_shape(rng: &mut ChaCha8Rng, wanted: usize) -> (usize, usize, usize) 
     best
 }
 
+/// Grids of the centre's community that get a building before buildings are placed at random.
+const HOME_GRIDS: usize = 10;
+
+/// The grid at the city's centre, where the demo's staff work, then the other grids of its
+/// community: they get the first buildings, so the demo's pages are never empty.
+fn home_grids(atlas: &Atlas<'_>) -> Vec<usize> {
+    let centre = Point::new(crate::generate::CENTER.0, crate::generate::CENTER.1);
+    let Some(first) = atlas.grids.iter().position(|g| g.polygon.contains(&centre)) else {
+        return Vec::new();
+    };
+    let community = atlas.grids[first].community;
+    std::iter::once(first)
+        .chain(
+            (0..atlas.grids.len()).filter(|&i| i != first && atlas.grids[i].community == community),
+        )
+        .take(HOME_GRIDS)
+        .collect()
+}
+
 fn write_houses(
     atlas: &Atlas<'_>,
     target: usize,
@@ -598,8 +617,18 @@ fn write_houses(
     let mut code = String::new();
     let mut made = 0;
     let mut full = 0;
+    let home = home_grids(atlas);
+    let mut placed_home = 0;
     while made < target && full < atlas.grids.len() {
-        let mut g = grid_weights.pick(rng);
+        // The first grids of the city get a building each before the rest is drawn: the demo's
+        // staff work there, and their pages should not be empty.
+        let mut g = match home.get(placed_home) {
+            Some(&g) => {
+                placed_home += 1;
+                g
+            }
+            None => grid_weights.pick(rng),
+        };
         while states[g].buildings >= MAX_BUILDINGS_PER_GRID {
             g = (g + 1) % atlas.grids.len();
         }

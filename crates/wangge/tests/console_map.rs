@@ -33,6 +33,7 @@ async fn report_in(server: &TestServer, grid: &str, description: &str) -> String
         source: "hotline_12345".into(),
         external_id: Some(description.into()),
         address: None,
+        component_code: None,
     };
     let receiver = wangge_domain::case_loop::Actor {
         id: "demo-receiver".into(),

@@ -548,3 +548,60 @@ async fn without_a_data_key_people_are_refused_not_stored_in_clear() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_case_names_its_component_and_the_component_unit_rule_dispatches_it() {
+    for s in common::servers(config()).await {
+        let name = s.db.store.backend_name();
+        let district = as_user(&s, "demo-district").await;
+        let admin = as_user(&s, "demo-admin").await;
+        let worker = as_user(&s, "demo-worker").await;
+        let grid = s.region_of("demo-worker").await;
+        let (lon, lat) = s.point_in(&grid).await;
+        let unit = s.unit_of("demo-unit").await;
+        let code = format!("{}01001000042", &grid[..6]);
+        let (st, body) = district
+            .post(
+                "/api/v1/components",
+                json!({"component_code": code, "name": "供水井盖",
+                "lon": lon, "lat": lat, "responsible_unit": unit}),
+            )
+            .await;
+        assert_eq!(st, 201, "{name}: {body}");
+        let (st, body) = admin
+            .post(
+                "/api/v1/dispatch-rules",
+                json!({"category": null, "region": null,
+                "component_unit": unit, "unit": unit}),
+            )
+            .await;
+        assert_eq!(st, 201, "{name}: {body}");
+        let report = |category: &str| {
+            json!({"category": category, "description": "井盖破损",
+            "lon": lon, "lat": lat, "source": "patrol", "component_code": code})
+        };
+        let (st, body) = worker.post("/api/v1/cases", report("01001")).await;
+        assert_eq!(st, 201, "{name}: {body}");
+        assert_eq!(body["component_code"], code.as_str(), "{name}");
+        let id = uuid::Uuid::parse_str(body["id"].as_str().unwrap()).unwrap();
+        let row = s.db.store.case(id).await.unwrap().unwrap();
+        assert_eq!(row.component_unit.as_deref(), Some(unit.as_str()), "{name}");
+        match wangge_server::cases::suggestion(&s.state, &row) {
+            wangge_domain::dispatch::Suggestion::One { unit: u, .. } => {
+                assert_eq!(u, unit, "{name}")
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        // A component's problems are its own subcategory; another category is named as wrong.
+        let (st, body) = worker.post("/api/v1/cases", report("01002")).await;
+        assert_eq!(
+            (st, body["error"]["details"]["field"].as_str()),
+            (422, Some("component_code")),
+            "{name}: {body}"
+        );
+        let mut unknown = report("01001");
+        unknown["component_code"] = json!(format!("{}01001999999", &grid[..6]));
+        let (st, _) = worker.post("/api/v1/cases", unknown).await;
+        assert_eq!(st, 422, "{name}");
+    }
+}

@@ -518,6 +518,7 @@ async fn report_inner(
         source: "patrol".into(),
         external_id: None,
         address: Some(form.address.trim().to_owned()).filter(|a| !a.is_empty()),
+        component_code: None,
     };
     // The work runs in its own task so that a phone dropping the connection halfway (the very
     // case the client_ref is for) cannot leave a case stored but not remembered.

@@ -175,5 +175,7 @@ CREATE TRIGGER access_log_no_update BEFORE UPDATE OR DELETE ON access_log
 CREATE TRIGGER access_log_no_truncate BEFORE TRUNCATE ON access_log
     FOR EACH STATEMENT EXECUTE FUNCTION access_log_append_only();
 
--- A case can name the component it is about.
+-- A case can name the component it is about; the component's responsible unit at the time of
+-- the report is kept with it, for the dispatch rules.
 ALTER TABLE cases ADD COLUMN component_code TEXT;
+ALTER TABLE cases ADD COLUMN component_unit TEXT;

@@ -173,5 +173,7 @@ BEGIN
     SELECT RAISE(ABORT, 'the access log is append-only');
 END;
 
--- A case can name the component it is about.
+-- A case can name the component it is about; the component's responsible unit at the time of
+-- the report is kept with it, for the dispatch rules.
 ALTER TABLE cases ADD COLUMN component_code TEXT;
+ALTER TABLE cases ADD COLUMN component_unit TEXT;
