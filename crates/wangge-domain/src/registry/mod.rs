@@ -251,3 +251,82 @@ pub(crate) fn one_of<T: Copy>(
     check.fail(name, format!("'{v}' is not one of {}", words.join(", ")));
     None
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Field values as they come from spreadsheets and forms: anything, often near-valid.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            ".*",
+            "[0-9]{1,20}",
+            "[0-9]{17}[0-9X]",
+            "-?[0-9]{1,3}\\.[0-9]{1,8}",
+            "[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}",
+            Just(String::new()),
+        ]
+    }
+
+    fn fields(names: &'static [&'static str]) -> impl Strategy<Value = Fields> {
+        proptest::collection::vec(value(), names.len()).prop_map(move |values| {
+            names
+                .iter()
+                .zip(values)
+                .map(|(n, v)| ((*n).to_owned(), v))
+                .collect()
+        })
+    }
+
+    fn today() -> NaiveDate {
+        parse_date("2026-11-24").unwrap()
+    }
+
+    proptest! {
+        /// No input makes a record's check panic, and whatever passes writes back to the same
+        /// record: the fields stored are enough to rebuild it.
+        #[test]
+        fn every_kind_checks_any_fields_and_round_trips(
+            h in fields(&House::FIELDS),
+            p in fields(&Person::FIELDS),
+            r in fields(&Residence::FIELDS),
+            o in fields(&Organisation::FIELDS),
+            c in fields(&Component::FIELDS),
+        ) {
+            if let Ok(house) = House::from_fields(&h) {
+                prop_assert_eq!(House::from_fields(&house.to_fields()).unwrap(), house);
+            }
+            let settings = PersonSettings::default();
+            if let Ok(person) = Person::from_fields(&p, &settings, today()) {
+                let back = Person::from_fields(&person.to_fields(), &settings, today()).unwrap();
+                prop_assert_eq!(back, person);
+            }
+            let _ = Residence::from_fields(&r, today());
+            if let Ok(org) = Organisation::from_fields(&o) {
+                prop_assert_eq!(Organisation::from_fields(&org.to_fields()).unwrap(), org);
+            }
+            if let Ok(component) = Component::from_fields(&c) {
+                prop_assert_eq!(Component::from_fields(&component.to_fields()).unwrap(), component);
+            }
+        }
+
+        #[test]
+        fn codes_parse_without_panicking(text in ".*") {
+            let _ = HouseCode::parse(&text);
+            let _ = ComponentCode::parse(&text);
+            let _ = parse_date(&text);
+        }
+
+        /// A 16-digit CJ/T 214 code and its 17-digit form name the same component.
+        #[test]
+        fn old_component_codes_read_as_new(division in "[1-9][0-9]{5}", class in "[0-9]{2}",
+                                           sub in "[0-9]{2}", seq in "[0-9]{6}") {
+            let old = ComponentCode::parse(&format!("{division}{class}{sub}{seq}")).unwrap();
+            let new = ComponentCode::parse(&format!("{division}{class}0{sub}{seq}")).unwrap();
+            prop_assert_eq!(old.category_code(), format!("{class}0{sub}"));
+            prop_assert_eq!(old, new);
+        }
+    }
+}
