@@ -74,7 +74,13 @@ export async function startServer({ grids = 300, cases = 80, bin } = {}) {
   ];
   const child = spawn(binary, args, {
     cwd: dir,
-    env: { ...process.env, WANGGE_LOG: process.env.WANGGE_LOG || 'warn', NO_COLOR: '1' },
+    env: {
+      ...process.env,
+      WANGGE_LOG: process.env.WANGGE_LOG || 'warn',
+      NO_COLOR: '1',
+      // Personal data is sealed: the base-data pages need a key (a fixed one, for tests only).
+      WANGGE_DATA_KEY: process.env.WANGGE_DATA_KEY || '3a'.repeat(32),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Everything the server says, for a failure's report, line by line (chunks split lines).

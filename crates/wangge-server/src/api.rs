@@ -955,7 +955,8 @@ pub(crate) fn parse_case_id(id: &str) -> ApiResult<Uuid> {
         crate::registry_api::create_component, crate::registry_api::update_component,
         crate::registry_api::record_versions, crate::registry_api::list_changes,
         crate::registry_api::get_change, crate::registry_api::review_change,
-        crate::registry_api::access_log, crate::registry_api::import
+        crate::registry_api::access_log, crate::registry_api::import,
+        crate::registry_api::start_import_job, crate::registry_api::import_job
     ),
     modifiers(&BearerAuth),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail))

@@ -1894,6 +1894,11 @@ pub fn routes() -> axum::Router<AppState> {
             "/imports/{kind}",
             post(import).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
         )
+        .route(
+            "/import-jobs/{kind}",
+            post(start_import_job).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+        .route("/import-jobs/{kind}/{id}", get(import_job))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1916,6 +1921,32 @@ pub struct ImportQuery {
     pub map: Option<String>,
     /// The file's name, a hint to its format.
     pub file_name: Option<String>,
+}
+
+fn import_kind(kind: &str) -> ApiResult<RecordKind> {
+    Ok(match kind {
+        "houses" => RecordKind::House,
+        "people" => RecordKind::Person,
+        "organisations" => RecordKind::Organisation,
+        "components" => RecordKind::Component,
+        other => {
+            return Err(ApiError::not_found(
+                "not_found",
+                format!(
+                    "nothing called '{other}' is imported: houses, people, organisations or components"
+                ),
+            ));
+        }
+    })
+}
+
+fn import_request(q: &ImportQuery) -> ApiResult<crate::registry_import::ImportRequest> {
+    Ok(crate::registry_import::ImportRequest {
+        dry_run: q.dry_run.unwrap_or(true),
+        sheet: q.sheet.clone().filter(|s| !s.is_empty()),
+        mapping: parse_map(q.map.as_deref())?,
+        district: q.district.clone().filter(|s| !s.is_empty()),
+    })
 }
 
 fn parse_map(text: Option<&str>) -> ApiResult<Vec<(String, String)>> {
@@ -1960,12 +1991,7 @@ pub async fn import(
             ));
         }
     };
-    let req = crate::registry_import::ImportRequest {
-        dry_run: q.dry_run.unwrap_or(true),
-        sheet: q.sheet.clone().filter(|s| !s.is_empty()),
-        mapping: parse_map(q.map.as_deref())?,
-        district: q.district.clone().filter(|s| !s.is_empty()),
-    };
+    let req = import_request(&q)?;
     let reader = Reader::of(&user, client);
     let report = crate::registry_import::import(
         &state,
@@ -1983,4 +2009,53 @@ pub async fn import(
         StatusCode::OK
     };
     Ok((status, Json(report)).into_response())
+}
+
+/// Starts the same import in the background (202 with the job); poll
+/// `GET /api/v1/import-jobs/{kind}/{id}` for its progress and report. What the console's import
+/// page uses for its progress bar.
+#[utoipa::path(post, path = "/api/v1/import-jobs/{kind}", params(("kind" = String, Path, description = "houses, people, organisations or components"), ImportQuery), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 202, body = crate::registry_import::ImportJob)), security(("bearer" = [])))]
+pub async fn start_import_job(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ClientAddr(client): ClientAddr,
+    Path(kind): Path<String>,
+    Query(q): Query<ImportQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let kind = import_kind(&kind)?;
+    if !wangge_domain::registry::Change::may_review(user.actor.role) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "imports are for street, district and admin users",
+        ));
+    }
+    let req = import_request(&q)?;
+    let reader = Reader::of(&user, client);
+    let job = crate::registry_import::ImportJobs::start(
+        &state,
+        reader,
+        kind,
+        body.to_vec(),
+        q.file_name.clone(),
+        req,
+    );
+    Ok((StatusCode::ACCEPTED, Json(job)).into_response())
+}
+
+/// A background import: running with its progress, or done with its report.
+#[utoipa::path(get, path = "/api/v1/import-jobs/{kind}/{id}", responses((status = 200, body = crate::registry_import::ImportJob), (status = 404)), security(("bearer" = [])))]
+pub async fn import_job(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((_kind, id)): Path<(String, String)>,
+) -> ApiResult<Json<crate::registry_import::ImportJob>> {
+    let missing = || ApiError::not_found("job_not_found", format!("no import {id} of yours"));
+    let id = Uuid::parse_str(&id).map_err(|_| missing())?;
+    state
+        .imports
+        .get(id, &user.username)
+        .map(Json)
+        .ok_or_else(missing)
 }

@@ -455,3 +455,97 @@ async fn prepare_row(
     };
     Ok(prepared.map(|p| (p, created)))
 }
+
+/// An import running in the background, so a browser can show its progress and leave.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ImportJob {
+    pub id: uuid::Uuid,
+    pub kind: &'static str,
+    /// running | done | failed
+    pub state: &'static str,
+    pub done: usize,
+    pub total: usize,
+    pub started_at: chrono::DateTime<Utc>,
+    pub report: Option<ImportReport>,
+    /// Why the import could not run at all (an unreadable file, a bad mapping …).
+    pub error: Option<String>,
+    #[serde(skip)]
+    owner: String,
+}
+
+/// The background imports of this server, each visible to the user who started it, kept for
+/// an hour after they end.
+#[derive(Debug, Default)]
+pub struct ImportJobs {
+    jobs: std::sync::Mutex<HashMap<uuid::Uuid, ImportJob>>,
+}
+
+const JOB_KEPT: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+impl ImportJobs {
+    fn update(&self, id: uuid::Uuid, f: impl FnOnce(&mut ImportJob)) {
+        if let Ok(mut jobs) = self.jobs.lock()
+            && let Some(job) = jobs.get_mut(&id)
+        {
+            f(job);
+        }
+    }
+
+    pub fn get(&self, id: uuid::Uuid, owner: &str) -> Option<ImportJob> {
+        let jobs = self.jobs.lock().ok()?;
+        jobs.get(&id).filter(|j| j.owner == owner).cloned()
+    }
+
+    /// Starts an import in the background and answers its job.
+    pub fn start(
+        state: &AppState,
+        reader: Reader,
+        kind: RecordKind,
+        bytes: Vec<u8>,
+        file_name: Option<String>,
+        req: ImportRequest,
+    ) -> ImportJob {
+        let id = wangge_domain::new_id();
+        let job = ImportJob {
+            id,
+            kind: kind.as_str(),
+            state: "running",
+            done: 0,
+            total: 0,
+            started_at: Utc::now(),
+            report: None,
+            error: None,
+            owner: reader.username.clone(),
+        };
+        if let Ok(mut jobs) = state.imports.jobs.lock() {
+            let now = Utc::now();
+            jobs.retain(|_, j| j.state == "running" || now - j.started_at < JOB_KEPT);
+            jobs.insert(id, job.clone());
+        }
+        let state = state.clone();
+        tokio::spawn(async move {
+            let jobs = state.imports.clone();
+            let progress: OnProgress = {
+                let jobs = jobs.clone();
+                Arc::new(move |p: Progress| {
+                    jobs.update(id, |j| {
+                        j.done = p.done;
+                        j.total = p.total;
+                    });
+                })
+            };
+            let result = import(&state, &reader, kind, bytes, file_name, &req, progress).await;
+            jobs.update(id, |j| match result {
+                Ok(report) => {
+                    j.state = "done";
+                    j.report = Some(report);
+                }
+                Err(e) => {
+                    j.state = "failed";
+                    j.error = Some(e.message);
+                }
+            });
+        });
+        job
+    }
+}

@@ -329,6 +329,8 @@ pub struct AppState {
     pub cases: Arc<CaseCache>,
     /// The evaluation ledger statistics count from.
     pub ledger: Arc<crate::ledger::LedgerCache>,
+    /// Imports running in the background for the console's progress bar.
+    pub imports: Arc<crate::registry_import::ImportJobs>,
     atlas: Arc<RwLock<Arc<Atlas>>>,
     reference: Arc<RwLock<Arc<Reference>>>,
     /// The configured calendar with the administrators' holidays and make-up days applied.
@@ -362,6 +364,7 @@ impl AppState {
         let state = AppState {
             cases,
             ledger: Arc::default(),
+            imports: Arc::default(),
             store,
             evidence,
             config: Arc::new(config),

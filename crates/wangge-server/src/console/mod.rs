@@ -12,6 +12,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod admin;
+pub mod base_data;
 pub mod case_page;
 pub mod dashboard;
 pub mod desks;
@@ -60,6 +61,7 @@ pub fn routes() -> Router<AppState> {
         .merge(phone::routes())
         .merge(admin::routes())
         .merge(dashboard::routes())
+        .merge(base_data::routes())
 }
 
 /// The states still being worked on, which lists and the map show unless a state is picked.
@@ -328,6 +330,7 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
             items.push(("/console/admin/regions", "nav.admin_regions"));
         }
     }
+    items.push(base_data::nav_entry(role));
     if dashboard::STATS_ROLES.contains(&role) {
         items.push(("/console/stats", "nav.stats"));
     }
