@@ -649,9 +649,15 @@ macro_rules! registry_impl {
                         .push("))");
                 }
                 if let Some(a) = &f.address {
-                    q.push(" AND EXISTS (SELECT 1 FROM houses h WHERE h.district_code = people.district_code AND h.house_code = people.house_code AND h.address LIKE ")
+                    // The matching houses first (a district has tens of thousands), then their
+                    // people by the house index — not a look-up of every person's house.
+                    q.push(" AND house_code IN (SELECT house_code FROM houses WHERE address LIKE ")
                         .push_bind(contains(a))
-                        .push(" ESCAPE '\\')");
+                        .push(" ESCAPE '\\'");
+                    if let Some(d) = &f.district {
+                        q.push(" AND district_code = ").push_bind(d.clone());
+                    }
+                    q.push(")");
                 }
                 if let Some(s) = &f.status {
                     q.push(" AND status = ").push_bind(s.clone());
@@ -871,6 +877,11 @@ macro_rules! registry_impl {
                     }
                 }
                 tx.commit().await?;
+                // A bulk load leaves the planner's statistics behind: refresh them, so the
+                // next searches use the indexes.
+                for &statement in Self::ANALYZE_REGISTRY {
+                    sqlx::query(statement).execute(&self.write).await?;
+                }
                 Ok(())
             }
 
@@ -946,7 +957,22 @@ macro_rules! registry_impl {
             async fn people(&self, f: &PeopleFilter) -> Result<Page<PersonRow>> {
                 let mut q = QueryBuilder::<$db>::new(format!("SELECT {PERSON_COLS} FROM people"));
                 Self::push_people_filter(&mut q, f);
-                q.push(" ORDER BY district_code, name, id LIMIT ")
+                // With an exact number, a phone's last four or a house, a few rows match: find
+                // them by that index and sort them. Ordering by the plain name would lead a
+                // planner without statistics (SQLite) to walk the district's whole name index
+                // instead — 200 ms rather than 0.1 ms for a district of 200,000 people.
+                let selective = f.id_index.is_some()
+                    || f.id_masked.is_some()
+                    || f.id_tail.is_some()
+                    || f.phone_index.is_some()
+                    || f.phone_tail.is_some()
+                    || f.house_code.is_some()
+                    || f.address.is_some();
+                q.push(if selective {
+                    " ORDER BY district_code, (name || ''), id LIMIT "
+                } else {
+                    " ORDER BY district_code, name, id LIMIT "
+                })
                     .push_bind(f.limit)
                     .push(" OFFSET ")
                     .push_bind(f.offset);
@@ -1205,6 +1231,16 @@ macro_rules! registry_impl {
             }
         }
     };
+}
+
+impl SqliteStore {
+    /// SQLite plans without statistics; the people search orders to suit that.
+    const ANALYZE_REGISTRY: &'static [&'static str] = &[];
+}
+
+impl PgStore {
+    const ANALYZE_REGISTRY: &'static [&'static str] =
+        &["ANALYZE houses, people, residences, organisations, components"];
 }
 
 registry_impl!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
