@@ -3,6 +3,9 @@
 -- data. Every table grows with the city, so each carries the district code first in its key and
 -- in every foreign key between them (the distribution key of a distributed PostgreSQL).
 --
+-- Grid codes are compared byte-wise (COLLATE "C"), so a jurisdiction's `grid_code LIKE '990106%'`
+-- is a range scan of the grid index.
+--
 -- `body` is the record's fields as JSON (wangge_domain::registry::Fields). For people and
 -- organisations it is sealed by the vault (ChaCha20-Poly1305, key outside the database); the
 -- columns beside it hold only what lists and searches need: masked numbers, blind indexes.
@@ -10,7 +13,7 @@
 CREATE TABLE houses (
     district_code TEXT NOT NULL,
     house_code    TEXT NOT NULL,
-    grid_code     TEXT NOT NULL,
+    grid_code     TEXT COLLATE "C" NOT NULL,
     building_key  TEXT,
     address       TEXT NOT NULL,
     use_kind      TEXT NOT NULL,
@@ -40,7 +43,7 @@ CREATE TABLE people (
     -- ',elderly,low_income,': a tag is found with LIKE '%,elderly,%'.
     tags          TEXT NOT NULL,
     -- Of the current actual home (or the last one): what jurisdiction scoping reads.
-    grid_code     TEXT NOT NULL,
+    grid_code     TEXT COLLATE "C" NOT NULL,
     house_code    TEXT,
     floating      BOOLEAN NOT NULL,
     status        TEXT NOT NULL,
@@ -81,7 +84,7 @@ CREATE TABLE organisations (
     name               TEXT COLLATE "C" NOT NULL,
     org_kind           TEXT NOT NULL,
     house_code         TEXT,
-    grid_code          TEXT NOT NULL,
+    grid_code          TEXT COLLATE "C" NOT NULL,
     responsible_person TEXT,
     contact_masked     TEXT,
     body               BYTEA NOT NULL,
@@ -96,7 +99,7 @@ CREATE TABLE components (
     component_code   TEXT NOT NULL,
     category_code    TEXT NOT NULL,
     name             TEXT,
-    grid_code        TEXT NOT NULL,
+    grid_code        TEXT COLLATE "C" NOT NULL,
     lon              DOUBLE PRECISION NOT NULL,
     lat              DOUBLE PRECISION NOT NULL,
     owner_unit       TEXT,
@@ -133,7 +136,7 @@ CREATE TABLE record_changes (
     kind          TEXT NOT NULL,
     op            TEXT NOT NULL,
     record_key    TEXT,
-    grid_code     TEXT NOT NULL,
+    grid_code     TEXT COLLATE "C" NOT NULL,
     state         TEXT NOT NULL,
     proposed_by   TEXT NOT NULL,
     proposed_at   TIMESTAMPTZ NOT NULL,
