@@ -142,7 +142,9 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let refresher = state.spawn_atlas_refresher(std::time::Duration::from_secs(5));
     on_ready(listener.local_addr()?);
-    let served = axum::serve(listener, app(state))
+    // The peer's address reaches handlers: the access log of personal data records it.
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await;
     refresher.abort();

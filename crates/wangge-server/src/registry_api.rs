@@ -32,8 +32,9 @@ const MAX_PAGE: i64 = 500;
 /// An export is a list of at most this many rows (a street's people fit; a city's do not).
 const MAX_EXPORT: i64 = 100_000;
 
-/// The client's address as the access log records it: the first X-Forwarded-For hop when a
-/// proxy sets it, else the connection's peer.
+/// The client's address as the access log records it: the connection's peer and, when a
+/// proxy in front says whom it forwards for (X-Forwarded-For, which a client can also write, so
+/// it is recorded beside the peer, never instead of it), that too.
 pub struct ClientAddr(pub Option<String>);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
@@ -50,7 +51,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip().to_string());
-        Ok(ClientAddr(forwarded.or(peer)))
+        Ok(ClientAddr(match (peer, forwarded) {
+            (Some(p), Some(f)) => Some(format!("{f} via {p}")),
+            (p, f) => p.or(f),
+        }))
     }
 }
 
@@ -1218,6 +1222,19 @@ pub async fn anonymise(
     ClientAddr(client): ClientAddr,
     ApiJson(req): ApiJson<AnonymiseRequest>,
 ) -> ApiResult<Json<AnonymiseAnswer>> {
+    anonymise_people(&state, &user, client, req.dry_run)
+        .await
+        .map(Json)
+}
+
+/// The retention rule as the API and the console's retention page apply it: who may, which
+/// people, and every anonymisation in the access log.
+pub(crate) async fn anonymise_people(
+    state: &AppState,
+    user: &CurrentUser,
+    client: Option<String>,
+    dry_run: bool,
+) -> ApiResult<AnonymiseAnswer> {
     if !matches!(user.actor.role, Role::District | Role::Admin) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -1234,8 +1251,8 @@ pub async fn anonymise(
         .people_left_before(place.prefix.as_deref(), left_before)
         .await?;
     let mut anonymised = 0;
-    if !req.dry_run && !keys.is_empty() {
-        let reader = Reader::of(&user, client);
+    if !dry_run && !keys.is_empty() {
+        let reader = Reader::of(user, client);
         let log: Vec<_> = keys
             .iter()
             .map(|(d, id)| {
@@ -1250,13 +1267,13 @@ pub async fn anonymise(
             .collect();
         anonymised = state.store.anonymise_people(&keys, &log).await?;
     }
-    Ok(Json(AnonymiseAnswer {
-        dry_run: req.dry_run,
+    Ok(AnonymiseAnswer {
+        dry_run,
         retention_days: days,
         left_before,
         people: keys.len(),
         anonymised,
-    }))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

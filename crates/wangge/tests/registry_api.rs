@@ -311,6 +311,10 @@ async fn base_data_is_registered_reviewed_masked_logged_and_scoped() {
         assert_eq!(entries[0]["username"], "demo-community", "{name}");
         assert_eq!(entries[0]["purpose"], "入户走访核实", "{name}");
         assert_eq!(entries[0]["record_key"], zhang_id.as_str(), "{name}");
+        assert_eq!(
+            entries[0]["client"], "127.0.0.1",
+            "{name}: the reader's address"
+        );
         assert_eq!(community.get("/api/v1/access-log").await.0, 403, "{name}");
 
         // An export is masked and logged.

@@ -52,7 +52,8 @@ pub async fn servers(config: Config) -> Vec<TestServer> {
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
-        let app = wangge_server::app(state.clone());
+        let app =
+            wangge_server::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
