@@ -706,3 +706,237 @@ async fn a_grid_workers_registration_is_reviewed_in_the_console() {
         assert!(html.contains("701"), "{db}");
     }
 }
+
+/// Starts an import the way the import page's script does: the file as the body of a POST to
+/// the API's background import from our own page (session cookie, Sec-Fetch-Site), then polls
+/// the job until it ends. Answers the finished job.
+async fn import_as_the_page(session: &Session<'_>, kind: &str, query: &str, body: &str) -> Value {
+    let s = session.server;
+    let resp = s
+        .client
+        .post(s.url(&format!("/api/v1/import-jobs/{kind}?{query}")))
+        .header("Cookie", &session.cookie)
+        .header("Sec-Fetch-Site", "same-origin")
+        .header("Content-Type", "application/octet-stream")
+        .body(body.as_bytes().to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let job: Value = resp.json().await.unwrap();
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    for _ in 0..600 {
+        let resp = session
+            .get(&format!("/api/v1/import-jobs/{kind}/{id}"))
+            .await;
+        assert_eq!(resp.status().as_u16(), 200);
+        let job: Value = resp.json().await.unwrap();
+        if job["state"] != "running" {
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the import {id} did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_import_and_retention_pages() {
+    for s in common::servers(config()).await {
+        let db = s.db.store.backend_name();
+        let d = seed(&s).await;
+        let district_code = s.region_of("demo-district").await;
+
+        // Who gets the pages, and the tabs that lead to them.
+        let district = s.session("demo-district").await;
+        let (status, html) = district.page("/console/base/import").await;
+        assert_eq!(status, 200, "{db}: {html}");
+        assert_translated("import page", &html);
+        assert!(html.contains("data-testid=\"import-form\""), "{db}");
+        assert!(
+            html.contains(&format!("<option value=\"{district_code}\">")),
+            "{db}: the district to import into: {html}"
+        );
+        assert!(
+            html.contains("href=\"/console/base/import\"")
+                && html.contains("href=\"/console/base/retention\""),
+            "{db}: the tabs"
+        );
+        assert!(html.contains("/static/js/base_import.js"), "{db}");
+        let worker = s.session("demo-worker").await;
+        for path in [
+            "/console/base/import",
+            "/console/base/import/template/people",
+            "/console/base/retention",
+        ] {
+            let (status, _) = worker.page(path).await;
+            assert_eq!(status, 403, "{db} demo-worker {path}");
+        }
+        let (_, html) = worker.page("/console/base/houses").await;
+        assert!(
+            !html.contains("href=\"/console/base/import\""),
+            "{db}: no import tab for a grid worker"
+        );
+        let street = s.session("demo-street").await;
+        let (status, _) = street.page("/console/base/import").await;
+        assert_eq!(status, 200, "{db}: the street imports");
+        let (status, _) = street.page("/console/base/retention").await;
+        assert_eq!(status, 403, "{db}: but does not anonymise");
+
+        // The template: UTF-8 with a BOM, the departments' Chinese headers, an example row.
+        let resp = district.get("/console/base/import/template/people").await;
+        assert_eq!(resp.status().as_u16(), 200, "{db}");
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv"),
+            "{db}"
+        );
+        let bytes = resp.bytes().await.unwrap();
+        assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "{db}: a BOM");
+        let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+        let mut lines = text.lines();
+        let headers = lines.next().unwrap();
+        assert!(
+            headers.starts_with("身份证号,姓名,") && headers.contains("房屋编码"),
+            "{db}: {headers}"
+        );
+        assert_eq!(lines.count(), 1, "{db}: one example row");
+        let (status, _) = district.page("/console/base/import/template/nothing").await;
+        assert_eq!(status, 404, "{db}");
+
+        // A file with one bad identity number: the row, its column and field; nothing stored.
+        let wang = identity("11010519850101123");
+        let zhao = identity("11010519900202124");
+        let mut bad = zhao.clone();
+        bad.replace_range(17.., if bad.ends_with('1') { "2" } else { "1" });
+        let file = |second: &str| {
+            format!(
+                "身份证号,姓名,手机号,房屋编码,迁入日期,备注\n\
+                 {wang},王五,13800000001,H-0001-0501,2024-01-01,\n\
+                 {second},赵六,,H-0001-0601,2024-02-01,新住户\n"
+            )
+        };
+        let query = format!("dry_run=false&district={district_code}&file_name=people.csv");
+        let job = import_as_the_page(&district, "people", &query, &file(&bad)).await;
+        assert_eq!(job["state"], "done", "{db}: {job}");
+        let report = &job["report"];
+        assert_eq!(report["stored"], false, "{db}: {report}");
+        assert_eq!(
+            (report["rows"].as_u64(), report["bad_rows"].as_u64()),
+            (Some(2), Some(1)),
+            "{db}: {report}"
+        );
+        let error = &report["errors"][0];
+        assert_eq!(error["row"], 3, "{db}: the spreadsheet row: {report}");
+        assert_eq!(error["column"], "身份证号", "{db}: {report}");
+        assert_eq!(error["field"], "identity_number", "{db}: {report}");
+        assert_eq!(report["unmapped_headers"], json!(["备注"]), "{db}");
+        let (_, html) = district.page("/console/base/people").await;
+        assert!(
+            !html.contains("王五") && !html.contains("赵六"),
+            "{db}: nothing stored"
+        );
+
+        // Another user does not see the job; a page of another site may not start one.
+        let id = job["id"].as_str().unwrap();
+        let admin = s.session("demo-admin").await;
+        let resp = admin.get(&format!("/api/v1/import-jobs/people/{id}")).await;
+        assert_eq!(resp.status().as_u16(), 404, "{db}: only its owner polls it");
+        let resp = s
+            .client
+            .post(s.url(&format!("/api/v1/import-jobs/people?{query}")))
+            .header("Cookie", &district.cookie)
+            .header("Sec-Fetch-Site", "cross-site")
+            .body(file(&zhao).into_bytes())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 403, "{db}: from another site");
+
+        // The corrected file is stored, and the people are in the list.
+        let job = import_as_the_page(&district, "people", &query, &file(&zhao)).await;
+        let report = &job["report"];
+        assert_eq!(report["stored"], true, "{db}: {job}");
+        assert_eq!(
+            (report["created"].as_u64(), report["updated"].as_u64()),
+            (Some(2), Some(0)),
+            "{db}: {report}"
+        );
+        let (_, html) = district.page("/console/base/people").await;
+        assert!(html.contains("王五") && html.contains("赵六"), "{db}");
+        assert!(!html.contains(&wang), "{db}: masked in the list");
+
+        // Retention: someone who left long ago is counted by the dry run, then anonymised
+        // once confirmed.
+        let token = s.login("demo-district").await;
+        let (st, body) = api_post(
+            &s,
+            &token,
+            &format!("/api/v1/people/{}/move-out", d.zhang_id),
+            json!({"moved_out": "2021-01-01"}),
+        )
+        .await;
+        assert!(st < 300, "{db}: move out {st} {body}");
+        let (status, html) = district.page("/console/base/retention").await;
+        assert_eq!(status, 200, "{db}: {html}");
+        assert_translated("retention page", &html);
+        assert!(html.contains("data-days=\"730\""), "{db}: the period");
+        assert!(!html.contains("data-testid=\"retention-result\""), "{db}");
+        let csrf = district.csrf().await;
+        let (status, _, html) = post(
+            &district,
+            "/console/base/retention",
+            &[("_csrf", &csrf), ("mode", "dry_run")],
+        )
+        .await;
+        assert_eq!(status, 200, "{db}: {html}");
+        assert!(
+            html.contains("data-dry-run=\"true\" data-people=\"1\""),
+            "{db}: one to anonymise: {html}"
+        );
+        assert!(html.contains("data-testid=\"retention-run\""), "{db}");
+        let (status, _, html) = post(
+            &district,
+            "/console/base/retention",
+            &[("_csrf", &csrf), ("mode", "run")],
+        )
+        .await;
+        assert_eq!(status, 422, "{db}: not without the confirmation");
+        assert!(html.contains("data-field-error=\"confirm\""), "{db}");
+        assert!(html.contains("data-people=\"1\""), "{db}: nothing done");
+        let (status, _, html) = post(
+            &district,
+            "/console/base/retention",
+            &[("_csrf", &csrf), ("mode", "run"), ("confirm", "yes")],
+        )
+        .await;
+        assert_eq!(status, 200, "{db}: {html}");
+        assert!(
+            html.contains("data-dry-run=\"false\"") && html.contains("data-anonymised=\"1\""),
+            "{db}: {html}"
+        );
+        let (_, log) = api_get(&s, &token, "/api/v1/access-log?action=anonymise").await;
+        assert_eq!(
+            log["items"].as_array().unwrap().len(),
+            1,
+            "{db}: logged: {log}"
+        );
+        let (_, _, html) = post(
+            &district,
+            "/console/base/retention",
+            &[("_csrf", &csrf), ("mode", "dry_run")],
+        )
+        .await;
+        assert!(html.contains("data-people=\"0\""), "{db}: nobody left");
+        assert!(!html.contains("data-testid=\"retention-run\""), "{db}");
+        let (status, _, _) = post(
+            &street,
+            "/console/base/retention",
+            &[("_csrf", &street.csrf().await), ("mode", "dry_run")],
+        )
+        .await;
+        assert_eq!(status, 403, "{db}: the street may not");
+    }
+}

@@ -1,6 +1,7 @@
 //! 基础数据 in the console (`/console/base/…`): houses, people with their residence history,
 //! organisations and city components — lists with search and Excel export, record pages with
-//! their version history, registration forms, the reviewers' queue and the access log.
+//! their version history, registration forms, the reviewers' queue and the access log; imports
+//! of departments' tables (through the API's background import) and the retention rule.
 //!
 //! Every page calls the same service as the API (`crate::registry`) with the signed-in user's
 //! actor, and shows records through the API's own views (`crate::registry_api`), so scoping,
@@ -15,9 +16,11 @@
 #![allow(clippy::result_large_err)]
 
 mod houses;
+mod imports;
 mod people;
 mod records;
 mod register;
+mod retention;
 mod review;
 
 use std::collections::BTreeMap;
@@ -69,6 +72,15 @@ pub fn routes() -> Router<AppState> {
         .route("/console/base/changes", get(review::changes))
         .route("/console/base/changes/{id}/review", post(review::decide))
         .route("/console/base/access-log", get(review::access_log))
+        .route("/console/base/import", get(imports::form))
+        .route(
+            "/console/base/import/template/{kind}",
+            get(imports::template),
+        )
+        .route(
+            "/console/base/retention",
+            get(retention::show).post(retention::submit),
+        )
 }
 
 /// Who reads the base data of people and houses: every region role; handling units see only
@@ -143,7 +155,7 @@ const OPS: [&str; 3] = ["create", "update", "move_out"];
 const ACTIONS: [&str; 4] = ["read_full", "read_history", "export", "anonymise"];
 const GENDERS: [&str; 2] = ["male", "female"];
 /// Field names the pages label besides the records' own.
-const EXTRA_FIELDS: [&str; 4] = ["purpose", "reason", "id", "record_key"];
+const EXTRA_FIELDS: [&str; 5] = ["purpose", "reason", "id", "record_key", "confirm"];
 
 /// Every field name of every kind of record, each once.
 fn field_names() -> Vec<&'static str> {
@@ -238,6 +250,8 @@ fn section(state: &AppState, who: &ConsoleUser) -> Value {
         may_submit => may_submit(role),
         may_review => Change::may_review(role),
         may_log => LOG_READERS.contains(&role),
+        may_import => imports::IMPORTERS.contains(&role),
+        may_retain => retention::RETAINERS.contains(&role),
         may_read_full => state.config.base_data.may_read_full(role),
         tags => state.config.base_data.tags.clone(),
     }
@@ -589,9 +603,14 @@ mod tests {
     ];
 
     /// Keys the code (not a template) names.
-    const CODE_KEYS: [&str; 4] = [
+    const CODE_KEYS: [&str; 9] = [
         "base.problem.required",
         "base.problem.as_of",
+        "base.retention.confirm_required",
+        "base.tab.houses",
+        "base.tab.people",
+        "base.tab.organisations",
+        "base.tab.components",
         "nav.base",
         "nav.base_components",
     ];
@@ -648,6 +667,18 @@ mod tests {
                 .iter()
                 .any(|(href, _)| href.starts_with("/console/base"));
             assert!(listed, "{role:?} has the base data in the menu");
+        }
+    }
+
+    /// The pages offer imports to the roles the API imports for.
+    #[test]
+    fn imports_are_offered_to_the_roles_that_may_import() {
+        for role in Role::ALL {
+            assert_eq!(
+                imports::IMPORTERS.contains(&role),
+                Change::may_review(role),
+                "{role:?}"
+            );
         }
     }
 
