@@ -3,6 +3,7 @@
 
 pub mod base_data;
 pub mod bench;
+pub mod bench_base;
 pub mod bench_map;
 pub mod bench_stats;
 pub mod check;

@@ -239,6 +239,34 @@ enum BenchWhat {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Base data: a generated city's houses and people imported district by district (rows/s),
+    /// then people searched over HTTP by partial name, masked or partial identity number, phone
+    /// and address as a district user, a community user and the administrator (p50/p99 per kind
+    /// of search).
+    Base {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long, default_value_t = 18000)]
+        grids: usize,
+        /// Rooms (house codes) to generate and import.
+        #[arg(long, default_value_t = 300_000)]
+        houses: usize,
+        /// People (each with their residence) to generate and import.
+        #[arg(long, default_value_t = 1_000_000)]
+        people: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Searches of each kind, per user.
+        #[arg(long, default_value_t = 200)]
+        searches: usize,
+        /// The key personal data is sealed with (64 hex characters); a fixed one if absent.
+        #[arg(long, env = "WANGGE_DATA_KEY", hide_env_values = true)]
+        data_key: Option<String>,
+        /// Ask for the total of every search too (count=true), as the console's people list
+        /// does.
+        #[arg(long)]
+        with_count: bool,
+    },
     /// Full case lifecycles over HTTP (report → register → dispatch → accept → handle →
     /// check_pass → close) by the demo users; prints transitions/s and latency percentiles.
     Loop {
@@ -732,6 +760,48 @@ async fn run_async(command: Command) -> Result<()> {
             let report = wangge::bench_stats::run(&store, cases, grids, seed, progress).await?;
             if let Some(s) = report.generate_seconds {
                 eprintln!("bench stats: the year was generated in {s:.0} s");
+            }
+            println!("{} backend={}", report.summary(), store.backend_name());
+            Ok(())
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Base {
+                    db,
+                    grids,
+                    houses,
+                    people,
+                    seed,
+                    searches,
+                    data_key,
+                    with_count,
+                },
+        } => {
+            let store = open_store(&db.db).await?;
+            let opts = wangge::bench_base::BaseOptions {
+                grids,
+                houses,
+                people,
+                seed,
+                searches,
+                data_key,
+                work_dir: std::env::temp_dir()
+                    .join(format!("wangge-bench-base-{}", std::process::id())),
+                verbose: std::env::var_os("WANGGE_BENCH_VERBOSE").is_some_and(|v| v != "0"),
+                with_count,
+            };
+            let report = wangge::bench_base::run(&store, &opts).await?;
+            for line in wangge::bench_base::lines(&report) {
+                eprintln!("  {line}");
+            }
+            let db_mb: u64 = ["", "-wal"]
+                .iter()
+                .filter_map(|s| std::fs::metadata(format!("{}{s}", db.db)).ok())
+                .map(|m| m.len())
+                .sum::<u64>()
+                / 1_000_000;
+            if db_mb > 0 {
+                eprintln!("  database file: {db_mb} MB");
             }
             println!("{} backend={}", report.summary(), store.backend_name());
             Ok(())
