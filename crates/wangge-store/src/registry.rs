@@ -552,7 +552,12 @@ macro_rules! registry_impl {
                 if let Some(d) = district {
                     q.push(" AND district_code = ").push_bind(d.clone());
                 }
-                if let Some(r) = region_prefix {
+                // A region that is the district itself adds nothing to the district's equality,
+                // but PostgreSQL's generic plans take the range for a small one and walk the grid
+                // index over the whole district.
+                if let Some(r) = region_prefix
+                    && district.as_deref() != Some(r.as_str())
+                {
                     push_prefix(q, r);
                 }
             }
