@@ -1050,9 +1050,8 @@ pub async fn prepare_change(
                 None => {
                     let natural = natural_key(kind, fields);
                     if let Some(k) = &natural
-                        && let Ok((_, v)) = load_fields(state, place, kind, k).await
+                        && load_fields(state, place, kind, k).await.is_ok()
                     {
-                        let _ = v;
                         return Ok(Err(field_error(
                             key_field(kind),
                             format!("{k} is registered already: update it instead"),

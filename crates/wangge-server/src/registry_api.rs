@@ -196,12 +196,7 @@ async fn export<T: Serialize>(
     format: &str,
     rows: &[T],
 ) -> ApiResult<Response> {
-    let what = match kind {
-        RecordKind::House => "houses",
-        RecordKind::Person => "people",
-        RecordKind::Organisation => "organisations",
-        RecordKind::Component => "components",
-    };
+    let what = kind.plural();
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.serialize(r).map_err(ApiError::internal)?;
@@ -638,17 +633,11 @@ pub async fn record_versions(
     Path((kind, key)): Path<(String, String)>,
     Query(q): Query<VersionsQuery>,
 ) -> ApiResult<Json<Vec<VersionView>>> {
-    let kind = match kind.as_str() {
-        "houses" => RecordKind::House,
-        "people" => RecordKind::Person,
-        "organisations" => RecordKind::Organisation,
-        "components" => RecordKind::Component,
-        other => {
-            return Err(ApiError::not_found(
-                "not_found",
-                format!("no records called '{other}'"),
-            ));
-        }
+    let Some(kind) = RecordKind::from_plural(&kind) else {
+        return Err(ApiError::not_found(
+            "not_found",
+            format!("no records called '{kind}'"),
+        ));
     };
     require_registry_reader(&user.actor, kind)?;
     let place = Place::of(&user.actor, None)?;
@@ -1941,19 +1930,13 @@ pub struct ImportQuery {
 }
 
 fn import_kind(kind: &str) -> ApiResult<RecordKind> {
-    Ok(match kind {
-        "houses" => RecordKind::House,
-        "people" => RecordKind::Person,
-        "organisations" => RecordKind::Organisation,
-        "components" => RecordKind::Component,
-        other => {
-            return Err(ApiError::not_found(
-                "not_found",
-                format!(
-                    "nothing called '{other}' is imported: houses, people, organisations or components"
-                ),
-            ));
-        }
+    RecordKind::from_plural(kind).ok_or_else(|| {
+        ApiError::not_found(
+            "not_found",
+            format!(
+                "nothing called '{kind}' is imported: houses, people, organisations or components"
+            ),
+        )
     })
 }
 
@@ -1994,20 +1977,7 @@ pub async fn import(
     Query(q): Query<ImportQuery>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let kind = match kind.as_str() {
-        "houses" => RecordKind::House,
-        "people" => RecordKind::Person,
-        "organisations" => RecordKind::Organisation,
-        "components" => RecordKind::Component,
-        other => {
-            return Err(ApiError::not_found(
-                "not_found",
-                format!(
-                    "nothing called '{other}' is imported: houses, people, organisations or components"
-                ),
-            ));
-        }
-    };
+    let kind = import_kind(&kind)?;
     let req = import_request(&q)?;
     let reader = Reader::of(&user, client);
     let report = crate::registry_import::import(

@@ -154,23 +154,24 @@ pub async fn import(
         mapped: mapping.mapped(),
         unmapped_headers: mapping.unmapped_headers(),
     };
-    let rows: Vec<(usize, Fields, Vec<RowError>)> = table
-        .rows
-        .iter()
-        .map(|r| {
-            let errors = r
-                .errors
-                .iter()
-                .map(|e| RowError {
-                    row: e.row,
-                    column: Some(e.column.clone()),
-                    field: None,
-                    message: e.message.clone(),
-                })
-                .collect();
-            (r.number, mapping.fields(r), errors)
-        })
-        .collect();
+    // Each row with the key it is matched by, worked out once (for people an HMAC).
+    let mut rows: Vec<(usize, Fields, Vec<RowError>, Option<String>)> =
+        Vec::with_capacity(table.rows.len());
+    for r in &table.rows {
+        let errors = r
+            .errors
+            .iter()
+            .map(|e| RowError {
+                row: e.row,
+                column: Some(e.column.clone()),
+                field: None,
+                message: e.message.clone(),
+            })
+            .collect();
+        let fields = mapping.fields(r);
+        let natural = natural_key(state, kind, &fields)?;
+        rows.push((r.number, fields, errors, natural));
+    }
     drop(table);
 
     // What is stored already, looked up in a few large queries rather than one per row.
@@ -197,8 +198,7 @@ pub async fn import(
     let mut buildings: HashMap<String, (String, usize)> = HashMap::new();
     let now = Utc::now();
     let total = rows.len();
-    for (i, (number, fields, mut errors)) in rows.into_iter().enumerate() {
-        let natural = natural_key(state, kind, &fields)?;
+    for (i, (number, fields, mut errors, natural)) in rows.into_iter().enumerate() {
         if let Some(k) = &natural
             && let Some(first) = seen.insert(k.clone(), number)
         {
@@ -373,14 +373,9 @@ async fn existing_versions(
     state: &AppState,
     kind: RecordKind,
     district: &str,
-    rows: &[(usize, Fields, Vec<RowError>)],
+    rows: &[(usize, Fields, Vec<RowError>, Option<String>)],
 ) -> ApiResult<ExistingRecords> {
-    let mut keys = Vec::with_capacity(rows.len());
-    for (_, f, _) in rows {
-        if let Some(k) = natural_key(state, kind, f)? {
-            keys.push(k);
-        }
-    }
+    let keys: Vec<String> = rows.iter().filter_map(|r| r.3.clone()).collect();
     let mut out = ExistingRecords {
         versions: HashMap::new(),
         people: HashMap::new(),

@@ -30,12 +30,8 @@ pub fn cli_reader() -> Reader {
 }
 
 pub fn parse_kind(text: &str) -> Result<RecordKind> {
-    Ok(match text {
-        "houses" => RecordKind::House,
-        "people" => RecordKind::Person,
-        "organisations" => RecordKind::Organisation,
-        "components" => RecordKind::Component,
-        other => bail!("'{other}' is not imported: houses, people, organisations or components"),
+    RecordKind::from_plural(text).with_context(|| {
+        format!("'{text}' is not imported: houses, people, organisations or components")
     })
 }
 

@@ -38,6 +38,20 @@ impl RecordKind {
         RecordKind::ALL.into_iter().find(|k| k.as_str() == text)
     }
 
+    /// The name of a list of them, as paths, files and commands say it.
+    pub fn plural(self) -> &'static str {
+        match self {
+            RecordKind::House => "houses",
+            RecordKind::Person => "people",
+            RecordKind::Organisation => "organisations",
+            RecordKind::Component => "components",
+        }
+    }
+
+    pub fn from_plural(text: &str) -> Option<RecordKind> {
+        RecordKind::ALL.into_iter().find(|k| k.plural() == text)
+    }
+
     /// Records that hold personal data: their versions and proposals are sealed at rest.
     pub fn personal(self) -> bool {
         matches!(self, RecordKind::Person | RecordKind::Organisation)

@@ -515,13 +515,7 @@ fn done_text(lang: Lang, done: &Option<String>) -> Option<String> {
 
 /// The page of a record.
 fn record_path(kind: RecordKind, key: &str) -> String {
-    let list = match kind {
-        RecordKind::House => "houses",
-        RecordKind::Person => "people",
-        RecordKind::Organisation => "organisations",
-        RecordKind::Component => "components",
-    };
-    format!("/console/base/{list}/{}", urlencode(key))
+    format!("/console/base/{}/{}", kind.plural(), urlencode(key))
 }
 
 fn see_other(path: &str, done: &str) -> Response {
