@@ -1,0 +1,454 @@
+//! Matching a declared address to a house of the base.
+//!
+//! 1. Read the address (`parse::read`): the known names in it and its numbers.
+//! 2. Candidate roads: the roads it names exactly; else the roads whose names are nearest to the
+//!    text where the road stands (edit distance), looked for among the roads of the community or
+//!    street it names, else through an index of road-name characters. With no road at all, the
+//!    buildings of the community it names.
+//! 3. On each road, the buildings with the given door number and building number, and in each
+//!    building the rooms with the given unit and room. A part the address leaves out matches
+//!    anything, at a cost.
+//! 4. Score: 1.0, less a penalty per doubt (a mistyped road, a part left out, a district,
+//!    street or community that contradicts the house's), less a penalty when another house
+//!    scores close: two equally good houses are no answer. Below the threshold the address is
+//!    unmatched and the nearest candidates are given.
+
+use crate::base::{AddressBase, NONE, Room};
+use crate::parse::{self, NameKind, Reading};
+
+/// Confidence at or above which a match is taken.
+pub const DEFAULT_THRESHOLD: f64 = 0.8;
+
+/// The answer for one address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    /// The matched house, or `None` when nothing reached the threshold.
+    pub house_code: Option<String>,
+    pub grid_code: Option<String>,
+    /// 0–1: how sure the match is (the best candidate's score when unmatched).
+    pub confidence: f64,
+    /// How the answer was reached, in short clauses ("exact"; "road 建设路 read from 建没路";
+    /// "unit inferred"; "2 houses fit equally").
+    pub reason: String,
+    /// The nearest houses, best first (at most three); the first is the match when there is one.
+    pub candidates: Vec<Candidate>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub house_code: String,
+    pub grid_code: String,
+    pub address: String,
+    pub confidence: f64,
+}
+
+// Penalties, each a doubt about the answer. Tuned on generated addresses (see the benchmarks);
+// the independent test set in tests/ keeps them honest.
+const MISSING_NUMBER: f64 = 0.08;
+const MISSING_BUILDING: f64 = 0.1;
+const MISSING_UNIT: f64 = 0.06;
+const UNIT_NOT_USED: f64 = 0.04;
+const NO_ROAD: f64 = 0.1;
+const FUZZY_ROAD: f64 = 0.5; // times (1 - similarity)
+const FUZZY_ROAD_IN_PLACE: f64 = 0.3; // the same, when a street or community confirms the road
+const CONFLICT_DISTRICT: f64 = 0.3;
+const CONFLICT_STREET: f64 = 0.15;
+const CONFLICT_COMMUNITY: f64 = 0.15;
+const CLOSE_MARGIN: f64 = 0.15;
+/// Road-name similarity below which a road is no candidate.
+const MIN_ROAD_SIMILARITY: f64 = 0.5;
+/// Buildings looked at per road before giving up on an address too vague to place.
+const MAX_BUILDINGS: usize = 400;
+
+/// The name of a road without its kind (建设路 → 建设, 解放大道 → 解放).
+pub(crate) fn road_stem(name: &str) -> &str {
+    for s in [
+        "大道", "大街", "胡同", "公路", "路", "街", "道", "巷", "弄", "里", "村",
+    ] {
+        if let Some(stem) = name.strip_suffix(s)
+            && !stem.is_empty()
+        {
+            return stem;
+        }
+    }
+    name
+}
+
+/// 1 − edit distance ÷ the longer length, over characters.
+fn similarity(a: &[char], b: &[char]) -> f64 {
+    let n = a.len().max(b.len());
+    if n == 0 {
+        return 1.0;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    1.0 - prev[b.len()] as f64 / n as f64
+}
+
+/// How well the text where a road stands fits a road name: its tail against the name (the
+/// text may carry a person's name or other noise in front), also one character shorter or
+/// longer, and against the name without its kind (建设 for 建设路).
+fn road_similarity(text: &[char], road: &str) -> f64 {
+    let name: Vec<char> = road.chars().collect();
+    let stem: Vec<char> = road_stem(road).chars().collect();
+    let mut best: f64 = 0.0;
+    for target in [&name, &stem] {
+        let l = target.len();
+        for len in [l.saturating_sub(1), l, l + 1] {
+            if len == 0 || len > text.len() {
+                continue;
+            }
+            let tail = &text[text.len() - len..];
+            best = best.max(similarity(tail, target));
+        }
+    }
+    best
+}
+
+#[derive(Default)]
+struct Context {
+    districts: Vec<u32>,
+    streets: Vec<(u32, bool)>,
+    communities: Vec<(u32, bool)>,
+    road_names: Vec<u32>,
+}
+
+#[derive(Clone)]
+struct Scored {
+    house: u32,
+    building: u32,
+    room: Room,
+    score: f64,
+    notes: Vec<String>,
+}
+
+impl AddressBase {
+    /// The best house for `text` at [`DEFAULT_THRESHOLD`].
+    pub fn match_address(&self, text: &str) -> Match {
+        self.match_with(text, DEFAULT_THRESHOLD)
+    }
+
+    /// The best house for `text`, taken when its confidence reaches `threshold`.
+    pub fn match_with(&self, text: &str, threshold: f64) -> Match {
+        let reading = parse::read(&self.gazetteer, text);
+        let ctx = self.context(&reading);
+        let mut scored = self.candidates(&reading, &ctx);
+        scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.house.cmp(&b.house)));
+        scored.dedup_by_key(|s| s.house);
+        let Some(best) = scored.first() else {
+            let why = if reading.text.is_empty() {
+                "nothing of an address in the text"
+            } else if ctx.road_names.is_empty()
+                && ctx.communities.is_empty()
+                && reading.road_text.is_empty()
+            {
+                "no road or community of the base recognised"
+            } else {
+                "no house of the base has these numbers"
+            };
+            return Match {
+                house_code: None,
+                grid_code: None,
+                confidence: 0.0,
+                reason: why.to_owned(),
+                candidates: Vec::new(),
+            };
+        };
+        let mut confidence = best.score;
+        let mut notes = best.notes.clone();
+        if let Some(second) = scored.get(1) {
+            let margin = best.score - second.score;
+            if margin < CLOSE_MARGIN {
+                confidence -= (CLOSE_MARGIN - margin) * 2.0;
+                let ties = scored
+                    .iter()
+                    .take_while(|s| best.score - s.score < 1e-9)
+                    .count();
+                if ties > 1 {
+                    notes.push(format!("{ties} houses fit equally"));
+                } else {
+                    notes.push("another house fits almost as well".to_owned());
+                }
+            }
+        }
+        let confidence = confidence.clamp(0.0, 1.0);
+        let candidates: Vec<Candidate> = scored
+            .iter()
+            .take(3)
+            .enumerate()
+            .map(|(i, s)| Candidate {
+                house_code: self.code(s.house).to_owned(),
+                grid_code: self.grid(s.house).to_owned(),
+                address: self.line_of(s.building, &s.room),
+                confidence: if i == 0 {
+                    confidence
+                } else {
+                    s.score.clamp(0.0, 1.0)
+                },
+            })
+            .collect();
+        let reason = if notes.is_empty() {
+            "exact".to_owned()
+        } else {
+            notes.join("; ")
+        };
+        let taken = confidence >= threshold;
+        Match {
+            house_code: taken.then(|| self.code(best.house).to_owned()),
+            grid_code: taken.then(|| self.grid(best.house).to_owned()),
+            confidence,
+            reason: if taken {
+                reason
+            } else {
+                format!("unmatched: {reason}")
+            },
+            candidates,
+        }
+    }
+
+    fn context(&self, r: &Reading) -> Context {
+        let mut ctx = Context::default();
+        for h in &r.hits {
+            for m in self.gazetteer.meanings(h.pattern) {
+                match m.kind {
+                    NameKind::District => ctx.districts.push(m.id),
+                    NameKind::Street => ctx.streets.push((m.id, m.full)),
+                    NameKind::Community => ctx.communities.push((m.id, m.full)),
+                    NameKind::Road => ctx.road_names.push(m.id),
+                    // Provinces and cities of the base, and national divisions, say which
+                    // city the address is in; a base holds one city or a few, so they decide
+                    // nothing here.
+                    NameKind::Province | NameKind::City | NameKind::National => {}
+                }
+            }
+        }
+        ctx
+    }
+
+    /// Candidate roads with their name similarity (1.0 when named exactly).
+    fn candidate_roads(&self, r: &Reading, ctx: &Context) -> Vec<(u32, f64)> {
+        let mut out: Vec<(u32, f64)> = Vec::new();
+        for &name in &ctx.road_names {
+            if let Some(list) = self.road_by_name.get(&name) {
+                out.extend(list.iter().map(|&road| (road, 1.0)));
+            }
+        }
+        if !out.is_empty() || r.road_text.is_empty() {
+            return out;
+        }
+        let text: Vec<char> = r.road_text.chars().collect();
+        // The roads of the place the address names, and the roads sharing the most
+        // characters with the text (a short name such as 江北 may be a district or a street,
+        // and the place itself may be wrong).
+        let mut pool: Vec<u32> = Vec::new();
+        for &(c, _) in &ctx.communities {
+            if let Some(list) = self.community_roads.get(&c) {
+                pool.extend(list);
+            }
+        }
+        for &(s, _) in &ctx.streets {
+            if let Some(list) = self.street_roads.get(&s) {
+                pool.extend(list);
+            }
+        }
+        let mut counts: crate::base::Map<u32, u32> = crate::base::new_map();
+        let mut seen: Vec<char> = Vec::new();
+        for &c in &text {
+            if seen.contains(&c) {
+                continue;
+            }
+            seen.push(c);
+            if let Some(list) = self.road_chars.get(&c) {
+                // A character shared by most roads (a direction, 新) says little.
+                if list.len() > self.roads.len() / 4 + 50 {
+                    continue;
+                }
+                for &road in list {
+                    *counts.entry(road).or_default() += 1;
+                }
+            }
+        }
+        let mut ranked: Vec<(u32, u32)> = counts.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        pool.extend(ranked.into_iter().take(64).map(|(road, _)| road));
+        pool.sort_unstable();
+        pool.dedup();
+        for road in pool {
+            let name = self.names.name(self.roads[road as usize].name);
+            if name.is_empty() {
+                continue;
+            }
+            let sim = road_similarity(&text, name);
+            if sim >= MIN_ROAD_SIMILARITY {
+                out.push((road, sim));
+            }
+        }
+        out.sort_by(|a, b| b.1.total_cmp(&a.1));
+        out.truncate(8);
+        out
+    }
+
+    fn candidates(&self, r: &Reading, ctx: &Context) -> Vec<Scored> {
+        let n = &r.numbers;
+        let key = |v: &Option<String>| -> Option<Option<u32>> {
+            // None: not given; Some(None): given but no house uses it.
+            v.as_ref()
+                .map(|s| self.parts.get(&crate::base::part_key(s)))
+        };
+        let (number, building, unit, room) =
+            (key(&n.number), key(&n.building), key(&n.unit), key(&n.room));
+        if matches!(number, Some(None))
+            || matches!(building, Some(None))
+            || matches!(room, Some(None))
+        {
+            // A number no house has: the address is elsewhere (or mistyped beyond reading).
+            // A unit no house has is only a doubt (the base may not use units).
+            if matches!(room, Some(None)) || matches!(building, Some(None)) {
+                return Vec::new();
+            }
+        }
+        let confirmed_place =
+            ctx.streets.iter().any(|s| s.1) || ctx.communities.iter().any(|c| c.1);
+        let mut out = Vec::new();
+        let roads = self.candidate_roads(r, ctx);
+        let visit =
+            |b: u32, road_penalty: f64, road_note: Option<String>, out: &mut Vec<Scored>| {
+                let bd = &self.buildings[b as usize];
+                if let Some(want) = number
+                    && Some(bd.number) != want
+                {
+                    return;
+                }
+                if let Some(want) = building
+                    && Some(bd.building) != want
+                {
+                    return;
+                }
+                let mut base_pen = road_penalty;
+                let mut notes: Vec<String> = road_note.into_iter().collect();
+                if number.is_none() && bd.number != NONE {
+                    base_pen += MISSING_NUMBER;
+                    notes.push("door number inferred".to_owned());
+                }
+                if building.is_none() && bd.building != NONE {
+                    base_pen += MISSING_BUILDING;
+                    notes.push("building inferred".to_owned());
+                }
+                if !ctx.districts.is_empty() && !ctx.districts.contains(&bd.district) {
+                    base_pen += CONFLICT_DISTRICT;
+                    notes.push("district differs".to_owned());
+                }
+                // A short name (江北) may stand for a district or a street: only full names
+                // contradict.
+                let full = |list: &[(u32, bool)]| -> Vec<u32> {
+                    list.iter().filter(|x| x.1).map(|x| x.0).collect()
+                };
+                let streets = full(&ctx.streets);
+                if !streets.is_empty() && !streets.contains(&bd.street) {
+                    base_pen += CONFLICT_STREET;
+                    notes.push("street differs".to_owned());
+                }
+                let communities = full(&ctx.communities);
+                if !communities.is_empty() && !communities.contains(&bd.community) {
+                    base_pen += CONFLICT_COMMUNITY;
+                    notes.push("community differs".to_owned());
+                }
+                for rm in self.building_rooms(b) {
+                    if let Some(want) = room
+                        && Some(rm.room) != want
+                    {
+                        continue;
+                    }
+                    let mut pen = base_pen;
+                    let mut notes = notes.clone();
+                    match unit {
+                        Some(want) if rm.unit == NONE => {
+                            let _ = want;
+                            pen += UNIT_NOT_USED;
+                            notes.push("unit given, the building has none".to_owned());
+                        }
+                        Some(want) if Some(rm.unit) != want => continue,
+                        Some(_) => {}
+                        None if rm.unit != NONE => {
+                            pen += MISSING_UNIT;
+                            notes.push("unit inferred".to_owned());
+                        }
+                        None => {}
+                    }
+                    if room.is_none() {
+                        notes.push("room not given".to_owned());
+                        pen += 0.3;
+                    }
+                    out.push(Scored {
+                        house: rm.house,
+                        building: b,
+                        room: *rm,
+                        score: 1.0 - pen,
+                        notes,
+                    });
+                }
+            };
+        if !roads.is_empty() {
+            for &(road, sim) in &roads {
+                let (pen, note) = if sim >= 1.0 {
+                    (0.0, None)
+                } else {
+                    let name = self.names.name(self.roads[road as usize].name);
+                    let weight = if confirmed_place {
+                        FUZZY_ROAD_IN_PLACE
+                    } else {
+                        FUZZY_ROAD
+                    };
+                    // Show the characters the name was read from, not the noise before them.
+                    let n = name.chars().count();
+                    let skip = r.road_text.chars().count().saturating_sub(n);
+                    let written: String = r.road_text.chars().skip(skip).collect();
+                    (
+                        (1.0 - sim) * weight,
+                        Some(format!("road {name} read from {written}")),
+                    )
+                };
+                let list = &self.roads[road as usize].buildings;
+                for &b in list.iter().take(MAX_BUILDINGS * 4) {
+                    visit(b, pen, note.clone(), &mut out);
+                }
+            }
+        } else if !ctx.communities.is_empty() {
+            for &(c, _) in &ctx.communities {
+                if let Some(list) = self.community_buildings.get(&c) {
+                    for &b in list.iter().take(MAX_BUILDINGS) {
+                        visit(
+                            b,
+                            NO_ROAD,
+                            Some("no road: by community".to_owned()),
+                            &mut out,
+                        );
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn similarity_counts_edits() {
+        let c = |s: &str| s.chars().collect::<Vec<_>>();
+        assert!((similarity(&c("建设路"), &c("建设路")) - 1.0).abs() < 1e-9);
+        assert!((similarity(&c("建没路"), &c("建设路")) - 2.0 / 3.0).abs() < 1e-9);
+        assert!(road_similarity(&c("张三建设路"), "建设路") > 0.99);
+        assert!(road_similarity(&c("建设"), "建设路") > 0.99);
+    }
+}
