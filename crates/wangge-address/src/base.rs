@@ -132,6 +132,8 @@ pub struct AddressBase {
     /// Road name id → the roads of that name (one per district that has it).
     pub(crate) road_by_name: Map<u32, Vec<u32>>,
     pub(crate) buildings: Vec<Building>,
+    /// (road, door number, building) → building, for roads that have a name.
+    pub(crate) building_index: Map<(u32, u32, u32), u32>,
     pub(crate) rooms: Vec<Room>,
     /// Community name id → buildings.
     pub(crate) community_buildings: Map<u32, Vec<u32>>,
@@ -153,15 +155,19 @@ pub struct AddressBase {
 
 /// A number, building, unit or room as a key: normalised, its marker and leading zeros dropped.
 pub(crate) fn part_key(text: &str) -> String {
-    let n = normalise(text);
-    let mut s = n.as_str();
+    normalised_part_key(&normalise(text)).to_owned()
+}
+
+/// [`part_key`] of text already normalised (as the numbers read from an address are).
+pub(crate) fn normalised_part_key(n: &str) -> &str {
+    let mut s = n;
     for m in ["单元", "号", "栋", "室", "层"] {
         if let Some(t) = s.strip_suffix(m) {
             s = t;
             break;
         }
     }
-    let s = if s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.bytes().all(|b| b.is_ascii_digit()) {
         let t = s.trim_start_matches('0');
         if t.is_empty() && !s.is_empty() {
             "0"
@@ -170,8 +176,7 @@ pub(crate) fn part_key(text: &str) -> String {
         }
     } else {
         s
-    };
-    s.to_owned()
+    }
 }
 
 impl AddressBase {
@@ -183,7 +188,7 @@ impl AddressBase {
         let mut roads: Vec<Road> = Vec::new();
         let mut road_ids: Map<(u32, u32), u32> = new_map();
         let mut buildings: Vec<Building> = Vec::new();
-        let mut building_ids: Map<(u32, u32, u32), u32> = new_map();
+        let mut building_ids: Map<(u32, u32, u32, u32), u32> = new_map();
         // Rooms per building while reading; laid out in one array at the end.
         let mut building_rooms: Vec<Vec<Room>> = Vec::new();
         let mut codes = String::new();
@@ -192,6 +197,7 @@ impl AddressBase {
         let mut code_index: Map<u64, Vec<u32>> = new_map();
         let mut gazetteer = Gazetteer::builder();
         let hasher = FixedState::with_seed(7);
+        let mut seen_names: [Map<String, u32>; 7] = std::array::from_fn(|_| new_map());
 
         for (i, e) in entries.into_iter().enumerate() {
             let code = e.house_code.trim();
@@ -211,11 +217,16 @@ impl AddressBase {
             house_grid.push(grids.intern(e.grid_code.trim()));
 
             let mut name = |text: &str, kind: NameKind| -> u32 {
+                // Names repeat on every room: normalise each spelling once.
+                if let Some(&id) = seen_names[kind as usize].get(text) {
+                    return id;
+                }
                 let n = normalise(text);
                 let id = names.intern(&n);
                 if id != NONE {
                     gazetteer.add(&n, kind, id);
                 }
+                seen_names[kind as usize].insert(text.to_owned(), id);
                 id
             };
             let province = name(&e.province, NameKind::Province);
@@ -239,9 +250,9 @@ impl AddressBase {
             let number = parts.intern(&part_key(&e.number));
             let building_no = parts.intern(&part_key(&e.building));
             // Without a road, the community keeps buildings apart.
-            let place = if road_name == NONE { community } else { road };
+            let apart = if road_name == NONE { community } else { NONE };
             let b = *building_ids
-                .entry((place, number, building_no))
+                .entry((road, number, building_no, apart))
                 .or_insert_with(|| {
                     buildings.push(Building {
                         road,
@@ -312,11 +323,17 @@ impl AddressBase {
                 }
             }
         }
+        let building_index = building_ids
+            .into_iter()
+            .filter(|((road, ..), _)| roads[*road as usize].name != NONE)
+            .map(|((road, n, b, _), i)| ((road, n, b), i))
+            .collect();
         Ok(AddressBase {
             names,
             parts,
             roads,
             road_by_name,
+            building_index,
             buildings,
             rooms,
             community_buildings,

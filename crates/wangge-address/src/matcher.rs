@@ -54,6 +54,7 @@ const FUZZY_ROAD_IN_PLACE: f64 = 0.3; // the same, when a street or community co
 const CONFLICT_DISTRICT: f64 = 0.3;
 const CONFLICT_STREET: f64 = 0.15;
 const CONFLICT_COMMUNITY: f64 = 0.15;
+const MISSING_ROOM: f64 = 0.3;
 const CLOSE_MARGIN: f64 = 0.15;
 /// Road-name similarity below which a road is no candidate.
 const MIN_ROAD_SIMILARITY: f64 = 0.5;
@@ -100,7 +101,13 @@ fn road_similarity(text: &[char], road: &str) -> f64 {
     let name: Vec<char> = road.chars().collect();
     let stem: Vec<char> = road_stem(road).chars().collect();
     let mut best: f64 = 0.0;
-    for target in [&name, &stem] {
+    // The stem only when the text may have left the road's kind out.
+    let targets: &[&Vec<char>] = if text.last() == name.last() {
+        &[&name]
+    } else {
+        &[&name, &stem]
+    };
+    for target in targets {
         let l = target.len();
         for len in [l.saturating_sub(1), l, l + 1] {
             if len == 0 || len > text.len() {
@@ -121,13 +128,74 @@ struct Context {
     road_names: Vec<u32>,
 }
 
+/// What was left to doubt about a candidate, one bit each.
+#[derive(Clone, Copy)]
+#[repr(u16)]
+enum Doubt {
+    Number = 1,
+    Building = 2,
+    Unit = 4,
+    UnitNotUsed = 8,
+    Room = 16,
+    District = 32,
+    Street = 64,
+    Community = 128,
+}
+
+const DOUBTS: [(Doubt, f64, &str); 8] = [
+    (Doubt::Number, MISSING_NUMBER, "door number inferred"),
+    (Doubt::Building, MISSING_BUILDING, "building inferred"),
+    (Doubt::Unit, MISSING_UNIT, "unit inferred"),
+    (
+        Doubt::UnitNotUsed,
+        UNIT_NOT_USED,
+        "unit given, the building has none",
+    ),
+    (Doubt::Room, MISSING_ROOM, "room not given"),
+    (Doubt::District, CONFLICT_DISTRICT, "district differs"),
+    (Doubt::Street, CONFLICT_STREET, "street differs"),
+    (Doubt::Community, CONFLICT_COMMUNITY, "community differs"),
+];
+
+fn penalty(doubts: u16) -> f64 {
+    DOUBTS
+        .iter()
+        .filter(|(d, _, _)| doubts & (*d as u16) != 0)
+        .map(|(_, p, _)| p)
+        .sum()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum RoadHow {
+    Exact,
+    Fuzzy,
+    Missing,
+}
+
+/// How the candidate's road was found.
+#[derive(Clone, Copy)]
+struct RoadFit {
+    road: u32,
+    penalty: f64,
+    how: RoadHow,
+}
+
+impl RoadFit {
+    const EXACT: RoadFit = RoadFit {
+        road: NONE,
+        penalty: 0.0,
+        how: RoadHow::Exact,
+    };
+}
+
 #[derive(Clone)]
 struct Scored {
     house: u32,
     building: u32,
     room: Room,
     score: f64,
-    notes: Vec<String>,
+    road: RoadFit,
+    doubts: u16,
 }
 
 impl AddressBase {
@@ -163,7 +231,7 @@ impl AddressBase {
             };
         };
         let mut confidence = best.score;
-        let mut notes = best.notes.clone();
+        let mut notes = self.notes(best, &reading.road_text);
         if let Some(second) = scored.get(1) {
             let margin = best.score - second.score;
             if margin < CLOSE_MARGIN {
@@ -212,6 +280,32 @@ impl AddressBase {
             },
             candidates,
         }
+    }
+
+    /// The doubts about a candidate in words.
+    fn notes(&self, s: &Scored, road_text: &str) -> Vec<String> {
+        let mut notes = Vec::new();
+        match s.road.how {
+            RoadHow::Exact => {}
+            RoadHow::Missing => notes.push("no road: by community".to_owned()),
+            RoadHow::Fuzzy => {
+                let name = self
+                    .roads
+                    .get(s.road.road as usize)
+                    .map_or("", |r| self.names.name(r.name));
+                // Show the characters the name was read from, not the noise before them.
+                let n = name.chars().count();
+                let skip = road_text.chars().count().saturating_sub(n);
+                let written: String = road_text.chars().skip(skip).collect();
+                notes.push(format!("road {name} read from {written}"));
+            }
+        }
+        for (d, _, words) in DOUBTS {
+            if s.doubts & (d as u16) != 0 {
+                notes.push(words.to_owned());
+            }
+        }
+        notes
     }
 
     fn context(&self, r: &Reading) -> Context {
@@ -278,7 +372,7 @@ impl AddressBase {
         }
         let mut ranked: Vec<(u32, u32)> = counts.into_iter().collect();
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        pool.extend(ranked.into_iter().take(64).map(|(road, _)| road));
+        pool.extend(ranked.into_iter().take(24).map(|(road, _)| road));
         pool.sort_unstable();
         pool.dedup();
         for road in pool {
@@ -301,7 +395,7 @@ impl AddressBase {
         let key = |v: &Option<String>| -> Option<Option<u32>> {
             // None: not given; Some(None): given but no house uses it.
             v.as_ref()
-                .map(|s| self.parts.get(&crate::base::part_key(s)))
+                .map(|s| self.parts.get(crate::base::normalised_part_key(s)))
         };
         let (number, building, unit, room) =
             (key(&n.number), key(&n.building), key(&n.unit), key(&n.room));
@@ -317,120 +411,107 @@ impl AddressBase {
         }
         let confirmed_place =
             ctx.streets.iter().any(|s| s.1) || ctx.communities.iter().any(|c| c.1);
+        // A short name (江北) may stand for a district or a street: only full names contradict.
+        let full = |list: &[(u32, bool)]| -> Vec<u32> {
+            list.iter().filter(|x| x.1).map(|x| x.0).collect()
+        };
+        let (streets, communities) = (full(&ctx.streets), full(&ctx.communities));
         let mut out = Vec::new();
-        let roads = self.candidate_roads(r, ctx);
-        let visit =
-            |b: u32, road_penalty: f64, road_note: Option<String>, out: &mut Vec<Scored>| {
-                let bd = &self.buildings[b as usize];
-                if let Some(want) = number
-                    && Some(bd.number) != want
-                {
-                    return;
-                }
-                if let Some(want) = building
-                    && Some(bd.building) != want
-                {
-                    return;
-                }
-                let mut base_pen = road_penalty;
-                let mut notes: Vec<String> = road_note.into_iter().collect();
-                if number.is_none() && bd.number != NONE {
-                    base_pen += MISSING_NUMBER;
-                    notes.push("door number inferred".to_owned());
-                }
-                if building.is_none() && bd.building != NONE {
-                    base_pen += MISSING_BUILDING;
-                    notes.push("building inferred".to_owned());
-                }
-                if !ctx.districts.is_empty() && !ctx.districts.contains(&bd.district) {
-                    base_pen += CONFLICT_DISTRICT;
-                    notes.push("district differs".to_owned());
-                }
-                // A short name (江北) may stand for a district or a street: only full names
-                // contradict.
-                let full = |list: &[(u32, bool)]| -> Vec<u32> {
-                    list.iter().filter(|x| x.1).map(|x| x.0).collect()
-                };
-                let streets = full(&ctx.streets);
-                if !streets.is_empty() && !streets.contains(&bd.street) {
-                    base_pen += CONFLICT_STREET;
-                    notes.push("street differs".to_owned());
-                }
-                let communities = full(&ctx.communities);
-                if !communities.is_empty() && !communities.contains(&bd.community) {
-                    base_pen += CONFLICT_COMMUNITY;
-                    notes.push("community differs".to_owned());
-                }
-                for rm in self.building_rooms(b) {
-                    if let Some(want) = room
-                        && Some(rm.room) != want
-                    {
-                        continue;
-                    }
-                    let mut pen = base_pen;
-                    let mut notes = notes.clone();
-                    match unit {
-                        Some(want) if rm.unit == NONE => {
-                            let _ = want;
-                            pen += UNIT_NOT_USED;
-                            notes.push("unit given, the building has none".to_owned());
-                        }
-                        Some(want) if Some(rm.unit) != want => continue,
-                        Some(_) => {}
-                        None if rm.unit != NONE => {
-                            pen += MISSING_UNIT;
-                            notes.push("unit inferred".to_owned());
-                        }
-                        None => {}
-                    }
-                    if room.is_none() {
-                        notes.push("room not given".to_owned());
-                        pen += 0.3;
-                    }
-                    out.push(Scored {
-                        house: rm.house,
-                        building: b,
-                        room: *rm,
-                        score: 1.0 - pen,
-                        notes,
-                    });
+        let visit = |b: u32, road: RoadFit, out: &mut Vec<Scored>| {
+            let bd = &self.buildings[b as usize];
+            if let Some(want) = number
+                && Some(bd.number) != want
+            {
+                return;
+            }
+            if let Some(want) = building
+                && Some(bd.building) != want
+            {
+                return;
+            }
+            let mut doubts = 0u16;
+            let mut flag = |cond: bool, d: Doubt| {
+                if cond {
+                    doubts |= d as u16;
                 }
             };
+            flag(number.is_none() && bd.number != NONE, Doubt::Number);
+            flag(building.is_none() && bd.building != NONE, Doubt::Building);
+            flag(
+                !ctx.districts.is_empty() && !ctx.districts.contains(&bd.district),
+                Doubt::District,
+            );
+            flag(
+                !streets.is_empty() && !streets.contains(&bd.street),
+                Doubt::Street,
+            );
+            flag(
+                !communities.is_empty() && !communities.contains(&bd.community),
+                Doubt::Community,
+            );
+            flag(room.is_none(), Doubt::Room);
+            for rm in self.building_rooms(b) {
+                if let Some(want) = room
+                    && Some(rm.room) != want
+                {
+                    continue;
+                }
+                let mut doubts = doubts;
+                match unit {
+                    Some(_) if rm.unit == NONE => doubts |= Doubt::UnitNotUsed as u16,
+                    Some(want) if Some(rm.unit) != want => continue,
+                    None if rm.unit != NONE => doubts |= Doubt::Unit as u16,
+                    _ => {}
+                }
+                out.push(Scored {
+                    house: rm.house,
+                    building: b,
+                    room: *rm,
+                    score: 1.0 - road.penalty - penalty(doubts),
+                    road,
+                    doubts,
+                });
+            }
+        };
+        let roads = self.candidate_roads(r, ctx);
         if !roads.is_empty() {
             for &(road, sim) in &roads {
-                let (pen, note) = if sim >= 1.0 {
-                    (0.0, None)
+                let fit = if sim >= 1.0 {
+                    RoadFit::EXACT
                 } else {
-                    let name = self.names.name(self.roads[road as usize].name);
                     let weight = if confirmed_place {
                         FUZZY_ROAD_IN_PLACE
                     } else {
                         FUZZY_ROAD
                     };
-                    // Show the characters the name was read from, not the noise before them.
-                    let n = name.chars().count();
-                    let skip = r.road_text.chars().count().saturating_sub(n);
-                    let written: String = r.road_text.chars().skip(skip).collect();
-                    (
-                        (1.0 - sim) * weight,
-                        Some(format!("road {name} read from {written}")),
-                    )
+                    RoadFit {
+                        road,
+                        penalty: (1.0 - sim) * weight,
+                        how: RoadHow::Fuzzy,
+                    }
                 };
+                // With door and building numbers the building is one lookup.
+                if let (Some(Some(num)), Some(Some(bno))) = (number, building) {
+                    if let Some(&b) = self.building_index.get(&(road, num, bno)) {
+                        visit(b, fit, &mut out);
+                    }
+                    continue;
+                }
                 let list = &self.roads[road as usize].buildings;
                 for &b in list.iter().take(MAX_BUILDINGS * 4) {
-                    visit(b, pen, note.clone(), &mut out);
+                    visit(b, fit, &mut out);
                 }
             }
         } else if !ctx.communities.is_empty() {
+            let fit = RoadFit {
+                road: NONE,
+                penalty: NO_ROAD,
+                how: RoadHow::Missing,
+            };
             for &(c, _) in &ctx.communities {
                 if let Some(list) = self.community_buildings.get(&c) {
                     for &b in list.iter().take(MAX_BUILDINGS) {
-                        visit(
-                            b,
-                            NO_ROAD,
-                            Some("no road: by community".to_owned()),
-                            &mut out,
-                        );
+                        visit(b, fit, &mut out);
                     }
                 }
             }

@@ -242,14 +242,25 @@ const NOISE_WORDS: &[&str] = &[
 ];
 
 fn drop_noise_words(text: &[char]) -> Vec<char> {
-    let s: String = text.iter().collect();
-    let mut s = s;
-    for w in NOISE_WORDS {
-        if s.contains(w) {
-            s = s.replace(w, " ");
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    'chars: while i < text.len() {
+        let c = text[i];
+        // Most characters start no noise word: test the first character before the words.
+        if NOISE_WORDS.iter().any(|w| w.starts_with(c)) {
+            for w in NOISE_WORDS {
+                let n = w.chars().count();
+                if text.len() - i >= n && w.chars().zip(&text[i..]).all(|(a, &b)| a == b) {
+                    out.push(' ');
+                    i += n;
+                    continue 'chars;
+                }
+            }
         }
+        out.push(c);
+        i += 1;
     }
-    s.chars().collect()
+    out
 }
 
 /// Marker variants to one form, and separators removed. A hyphen survives only between digits.
