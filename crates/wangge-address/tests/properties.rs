@@ -22,7 +22,7 @@ fn chinese(n: u32) -> String {
             s.push(D[t as usize]);
         }
         s.push('十');
-    } else if (q > 0 || b > 0) && o > 0 && b > 0 {
+    } else if b > 0 && o > 0 {
         s.push('零');
     }
     if o > 0 || n == 0 {
