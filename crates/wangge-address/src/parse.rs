@@ -312,8 +312,14 @@ fn read_numbers(text: &str, hits: &[Hit]) -> (Numbers, Option<usize>) {
             continue;
         }
         let inner = n.building.is_some() || n.unit.is_some() || n.floor.is_some();
+        // Right after a road's name, N号 is the door number even when the building came first
+        // (3栋建设路12号2单元501室).
+        let after_road = text[..start]
+            .chars()
+            .next_back()
+            .is_some_and(|c| matches!(c, '路' | '街' | '道' | '巷' | '弄' | '里' | '同'));
         let slot = match marker {
-            Marker::Number if !inner && n.number.is_none() => &mut n.number,
+            Marker::Number if (!inner || after_road) && n.number.is_none() => &mut n.number,
             Marker::Number | Marker::Room => &mut n.room,
             Marker::Building => &mut n.building,
             Marker::Unit => &mut n.unit,
