@@ -68,45 +68,72 @@ fn nonempty(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// For each record, the earlier record it duplicates and the rule, or `None` when it is kept.
-/// A duplicate always points at a kept record (never at another duplicate).
-pub fn find_duplicates(records: &[DedupRecord<'_>]) -> Vec<Option<(usize, DupRule)>> {
-    let mut by_id: HashMap<String, usize> = HashMap::new();
-    // The first record of each name + phone + house, with its identity number.
-    let mut by_contact: HashMap<(String, String, String), (usize, Option<String>)> = HashMap::new();
-    let mut out = Vec::with_capacity(records.len());
-    for (i, r) in records.iter().enumerate() {
-        let id = nonempty(r.identity_number).and_then(identity_key);
-        if let Some(kept) = id.as_ref().and_then(|id| by_id.get(id)) {
-            out.push(Some((*kept, DupRule::IdentityNumber)));
-            continue;
+/// The rule, one record at a time, for files of tens of millions of records: keys are kept
+/// as 128-bit hashes (two independent 64-bit hashes; about 40 bytes a record, and no two
+/// different keys share one in practice), never as the text.
+#[derive(Default)]
+pub struct Deduper {
+    by_id: HashMap<u128, usize, Hasher>,
+    /// name + phone + house → the first record with them, and whether it had an identity number.
+    by_contact: HashMap<u128, (usize, bool), Hasher>,
+    next: usize,
+}
+
+type Hasher = foldhash::fast::FixedState;
+
+fn key_of(parts: &[&str]) -> u128 {
+    use std::hash::{BuildHasher, Hash, Hasher as _};
+    let half = |seed: u64| {
+        let mut h = foldhash::fast::FixedState::with_seed(seed).build_hasher();
+        for p in parts {
+            p.hash(&mut h);
+        }
+        h.finish()
+    };
+    (u128::from(half(0x9E37_79B9)) << 64) | u128::from(half(0x85EB_CA6B))
+}
+
+impl Deduper {
+    /// The next record: the earlier record (0-based, in push order) it duplicates and the
+    /// rule, or `None` when it is kept. A duplicate always points at a kept record.
+    pub fn push(&mut self, r: &DedupRecord<'_>) -> Option<(usize, DupRule)> {
+        let i = self.next;
+        self.next += 1;
+        let id = nonempty(r.identity_number)
+            .and_then(identity_key)
+            .map(|k| key_of(&[&k]));
+        if let Some(kept) = id.and_then(|id| self.by_id.get(&id)) {
+            return Some((*kept, DupRule::IdentityNumber));
         }
         let contact = match (
             nonempty(r.name),
             nonempty(r.phone).and_then(phone_key),
             nonempty(r.house_code),
         ) {
-            (Some(n), Some(p), Some(h)) => Some((n.to_owned(), p, h.to_owned())),
+            (Some(n), Some(p), Some(h)) => Some(key_of(&[n, &p, h])),
             _ => None,
         };
-        let earlier = contact.as_ref().and_then(|k| by_contact.get(k));
-        match earlier {
-            // Two different identity numbers are two people, whatever else they share.
-            Some((kept, kept_id)) if id.is_none() || kept_id.is_none() => {
-                out.push(Some((*kept, DupRule::NamePhoneHouse)));
-            }
-            _ => {
-                if let Some(id) = &id {
-                    by_id.insert(id.clone(), i);
-                }
-                if let Some(k) = contact {
-                    by_contact.entry(k).or_insert((i, id));
-                }
-                out.push(None);
-            }
+        // Two different identity numbers are two people, whatever else they share.
+        if let Some((kept, kept_has_id)) = contact.and_then(|k| self.by_contact.get(&k))
+            && (id.is_none() || !kept_has_id)
+        {
+            return Some((*kept, DupRule::NamePhoneHouse));
         }
+        if let Some(id) = id {
+            self.by_id.insert(id, i);
+        }
+        if let Some(k) = contact {
+            self.by_contact.entry(k).or_insert((i, id.is_some()));
+        }
+        None
     }
-    out
+}
+
+/// For each record, the earlier record it duplicates and the rule, or `None` when it is kept.
+/// A duplicate always points at a kept record (never at another duplicate).
+pub fn find_duplicates(records: &[DedupRecord<'_>]) -> Vec<Option<(usize, DupRule)>> {
+    let mut d = Deduper::default();
+    records.iter().map(|r| d.push(r)).collect()
 }
 
 #[cfg(test)]

@@ -49,6 +49,7 @@ mod axum_extra_json {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(crate::registry_api::routes())
+        .merge(crate::campaign_api::routes())
         .route("/locate", get(locate_one).post(locate_many))
         .route("/regions", get(list_regions))
         .route("/regions.geojson", get(regions_geojson))
@@ -956,7 +957,15 @@ pub(crate) fn parse_case_id(id: &str) -> ApiResult<Uuid> {
         crate::registry_api::record_versions, crate::registry_api::list_changes,
         crate::registry_api::get_change, crate::registry_api::review_change,
         crate::registry_api::access_log, crate::registry_api::import,
-        crate::registry_api::start_import_job, crate::registry_api::import_job
+        crate::registry_api::start_import_job, crate::registry_api::import_job,
+        crate::match_api::match_addresses,
+        crate::campaign_api::create_campaign, crate::campaign_api::import_campaign,
+        crate::campaign_api::list_campaigns, crate::campaign_api::get_campaign,
+        crate::campaign_api::campaign_progress, crate::campaign_api::list_records,
+        crate::campaign_api::get_record, crate::campaign_api::record_photo,
+        crate::campaign_api::list_tasks, crate::campaign_api::task_records,
+        crate::campaign_api::record_result, crate::campaign_api::queue,
+        crate::campaign_api::manual_match, crate::campaign_api::set_status
     ),
     modifiers(&BearerAuth),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail))

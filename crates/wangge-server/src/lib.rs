@@ -3,6 +3,8 @@
 pub mod api;
 pub mod atlas;
 pub mod auth;
+pub mod campaign;
+pub mod campaign_api;
 pub mod case_api;
 pub mod cases;
 pub mod config_api;
@@ -12,6 +14,7 @@ pub mod evidence;
 pub mod evidence_api;
 pub mod ledger;
 pub mod local_day;
+pub mod match_api;
 pub mod region_import;
 pub mod registry;
 pub mod registry_api;

@@ -331,6 +331,8 @@ pub struct AppState {
     pub ledger: Arc<crate::ledger::LedgerCache>,
     /// Imports running in the background for the console's progress bar.
     pub imports: Arc<crate::registry_import::ImportJobs>,
+    /// The address bases of the matcher (`campaign.rs`), rebuilt when houses change.
+    pub addresses: Arc<crate::campaign::AddressBases>,
     atlas: Arc<RwLock<Arc<Atlas>>>,
     reference: Arc<RwLock<Arc<Reference>>>,
     /// The configured calendar with the administrators' holidays and make-up days applied.
@@ -365,6 +367,7 @@ impl AppState {
             cases,
             ledger: Arc::default(),
             imports: Arc::default(),
+            addresses: Arc::default(),
             store,
             evidence,
             config: Arc::new(config),

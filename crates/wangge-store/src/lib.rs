@@ -6,11 +6,13 @@
 //! too), generated once by the `store_impl!` macro, so they cannot drift apart.
 
 mod backend;
+pub mod campaign;
 pub mod registry;
 mod rows;
 pub mod vault;
 
 pub use backend::{AnyStore, PgStore, SqliteStore};
+pub use campaign::Campaigns;
 pub use registry::Registry;
 pub use rows::*;
 

@@ -13,6 +13,7 @@
 
 pub mod admin;
 pub mod base_data;
+pub mod campaigns;
 pub mod case_page;
 pub mod dashboard;
 pub mod desks;
@@ -62,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(dashboard::routes())
         .merge(base_data::routes())
+        .merge(campaigns::routes())
 }
 
 /// The states still being worked on, which lists and the map show unless a state is picked.
@@ -331,6 +333,7 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
         }
     }
     items.push(base_data::nav_entry(role));
+    items.extend(campaigns::nav_entry(role));
     if dashboard::STATS_ROLES.contains(&role) {
         items.push(("/console/stats", "nav.stats"));
     }
