@@ -97,6 +97,11 @@ pub const COMPONENT_COLUMNS: [&str; 10] = [
     "attributes",
 ];
 
+/// Rooms per unit grid that `wangge demo` registers (`base_data::demo_counts`) and that
+/// `wangge generate city` writes to `houses.csv` unless told otherwise: the same seed and grid
+/// count give the same rooms in both.
+pub const DEMO_HOUSES_PER_GRID: usize = 4;
+
 /// How many records of each kind to generate (targets) or were written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RegistryCounts {
@@ -180,6 +185,21 @@ pub fn write_registry(
         },
         ..files
     })
+}
+
+/// Writes only `houses.csv`'s rows for `city` to `path`: byte for byte the file
+/// [`write_registry`] writes with the same city, seed and house count (so `wangge generate
+/// city` and the registry of the same seed describe the same rooms). Answers the rooms written.
+pub fn write_houses_file(
+    city: &GeneratedCity,
+    houses: usize,
+    seed: u64,
+    path: &Path,
+) -> Result<usize> {
+    let atlas = Atlas::new(city, &mut stream(seed, 1))?;
+    let (written, _) = write_houses(&atlas, houses, &mut stream(seed, 2), path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(written)
 }
 
 fn stream(seed: u64, n: u64) -> ChaCha8Rng {
@@ -461,9 +481,9 @@ impl Row {
     }
 }
 
-type CsvOut = csv::Writer<BufWriter<File>>;
+pub(crate) type CsvOut = csv::Writer<BufWriter<File>>;
 
-fn create_csv(path: &Path, header: &[&str]) -> Result<CsvOut> {
+pub(crate) fn create_csv(path: &Path, header: &[&str]) -> Result<CsvOut> {
     let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     out.write_all(b"\xEF\xBB\xBF")?;
@@ -472,7 +492,7 @@ fn create_csv(path: &Path, header: &[&str]) -> Result<CsvOut> {
     Ok(w)
 }
 
-fn finish_csv(w: CsvOut) -> Result<()> {
+pub(crate) fn finish_csv(w: CsvOut) -> Result<()> {
     let mut out = w.into_inner().map_err(|e| e.into_error())?;
     out.flush()?;
     Ok(())
@@ -725,9 +745,9 @@ fn write_houses(
 
 /// Real county-level division codes (GB/T 2260) with their names and a weight. The generated
 /// city lies where Wuhan does, so its own people carry Wuhan codes.
-type County = (&'static str, &'static str, &'static str, &'static str, u32);
+pub(crate) type County = (&'static str, &'static str, &'static str, &'static str, u32);
 
-const LOCAL_COUNTIES: &[County] = &[
+pub(crate) const LOCAL_COUNTIES: &[County] = &[
     ("420102", "湖北省", "武汉市", "江岸区", 3),
     ("420103", "湖北省", "武汉市", "江汉区", 3),
     ("420104", "湖北省", "武汉市", "硚口区", 3),
@@ -745,7 +765,7 @@ const LOCAL_COUNTIES: &[County] = &[
 
 /// Where the floating population comes from: mostly the rest of the province and its
 /// neighbours. Municipalities have no separate city name.
-const OTHER_COUNTIES: &[County] = &[
+pub(crate) const OTHER_COUNTIES: &[County] = &[
     ("420202", "湖北省", "黄石市", "黄石港区", 4),
     ("420302", "湖北省", "十堰市", "茅箭区", 3),
     ("420502", "湖北省", "宜昌市", "西陵区", 4),
@@ -853,7 +873,7 @@ const TAGS: [&str; 7] = [
 ];
 
 /// Names and phone numbers, shared by the people and organisation writers.
-struct Namer {
+pub(crate) struct Namer {
     surname_list: Vec<&'static str>,
     surnames: Weighted,
     male: Vec<char>,
@@ -862,7 +882,7 @@ struct Namer {
 }
 
 impl Namer {
-    fn new() -> Namer {
+    pub(crate) fn new() -> Namer {
         let tiers = || {
             SURNAMES
                 .iter()
@@ -877,12 +897,12 @@ impl Namer {
         }
     }
 
-    fn surname(&self, rng: &mut ChaCha8Rng) -> &'static str {
+    pub(crate) fn surname(&self, rng: &mut ChaCha8Rng) -> &'static str {
         self.surname_list[self.surnames.pick(rng)]
     }
 
     /// Writes surname + one or two given-name characters.
-    fn name(&self, rng: &mut ChaCha8Rng, surname: &str, male: bool, out: &mut String) {
+    pub(crate) fn name(&self, rng: &mut ChaCha8Rng, surname: &str, male: bool, out: &mut String) {
         out.clear();
         out.push_str(surname);
         let own = if male { &self.male } else { &self.female };
@@ -897,7 +917,7 @@ impl Namer {
         out.push(own[rng.random_range(0..own.len())]);
     }
 
-    fn phone(&self, rng: &mut ChaCha8Rng, out: &mut String) {
+    pub(crate) fn phone(&self, rng: &mut ChaCha8Rng, out: &mut String) {
         out.clear();
         out.push_str(MOBILE_PREFIXES[rng.random_range(0..MOBILE_PREFIXES.len())]);
         let _ = write!(out, "{:08}", rng.random_range(0..100_000_000u32));
@@ -1936,6 +1956,26 @@ mod tests {
             assert_eq!(x, std::fs::read(y).unwrap());
             assert_ne!(x, std::fs::read(z).unwrap());
         }
+    }
+
+    #[test]
+    fn the_houses_alone_are_the_registry_houses() {
+        let city = generate_city(120, 5);
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let counts = RegistryCounts {
+            houses: 120 * DEMO_HOUSES_PER_GRID,
+            people: 300,
+            organisations: 10,
+            components: 20,
+        };
+        let files = write_registry(&city, &counts, 5, a.path()).unwrap();
+        let path = b.path().join("houses.csv");
+        let n = write_houses_file(&city, counts.houses, 5, &path).unwrap();
+        assert_eq!(n, files.written.houses);
+        assert_eq!(
+            std::fs::read(&files.houses).unwrap(),
+            std::fs::read(&path).unwrap()
+        );
     }
 
     #[test]

@@ -180,6 +180,43 @@ enum Command {
         #[arg(long)]
         output: PathBuf,
     },
+    /// Match the free-text addresses of a CSV to house codes (UTF-8 with or without a BOM,
+    /// GB18030 or UTF-16): the output is the input's columns, then house_code, confidence,
+    /// reason, grid_code, candidates (the nearest houses of an unmatched address), and with
+    /// --dedup duplicate_of (the record number kept, 1 = the first data row) and
+    /// duplicate_rule. Streams in input order on all cores.
+    Match {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        output: PathBuf,
+        /// The column holding the address (default: address, 地址, 住址, 详细地址 … whichever
+        /// the input has).
+        #[arg(long)]
+        address_column: Option<String>,
+        /// The address base: a houses CSV (house_code, grid_code, province … room; `wangge
+        /// generate city` writes one). Without it, the registry's houses in --db.
+        #[arg(long)]
+        houses: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArg,
+        /// Confidence (0–1) at which a match is taken; below it the record is unmatched.
+        #[arg(long, default_value_t = wangge_address::DEFAULT_THRESHOLD)]
+        threshold: f64,
+        /// Mark records of a person declared before: the same identity number, or the same
+        /// name, phone and matched house.
+        #[arg(long)]
+        dedup: bool,
+        /// The identity number column for --dedup (default: identity_number if present).
+        #[arg(long)]
+        id_column: Option<String>,
+        /// The name column for --dedup (default: name if present).
+        #[arg(long)]
+        name_column: Option<String>,
+        /// The phone column for --dedup (default: phone if present).
+        #[arg(long)]
+        phone_column: Option<String>,
+    },
     /// Apply pending database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -215,6 +252,25 @@ enum LedgerWhat {
 
 #[derive(Subcommand)]
 enum BenchWhat {
+    /// Address matching: a generated city's rooms as the base, noisy declared records with
+    /// known truth matched on all cores in memory; prints precision and recall (by threshold
+    /// and noise kind), de-duplication, records/s, records per CPU-second, the base's build
+    /// time and size, peak memory.
+    Match {
+        /// Rooms (house codes) in the address base.
+        #[arg(long, default_value_t = 200_000)]
+        rooms: usize,
+        /// Declared records to match.
+        #[arg(long, default_value_t = 500_000)]
+        records: u64,
+        #[arg(long, default_value_t = wangge_address::DEFAULT_THRESHOLD)]
+        threshold: f64,
+        /// Grids of the generated city (default: one per 250 rooms, 200 … 18,000).
+        #[arg(long)]
+        grids: Option<usize>,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Fill a database for the map benchmark: a generated city and open cases spread over it.
     MapSeed {
         #[command(flatten)]
@@ -309,12 +365,18 @@ enum CheckWhat {
 
 #[derive(Subcommand)]
 enum GenerateWhat {
-    /// A generated city: DIR/regions.geojson with every region of every level.
+    /// A generated city: DIR/regions.geojson with every region of every level, and
+    /// DIR/houses.csv with its rooms (house codes and address parts; the rooms `wangge demo`
+    /// registers for the same --grids and --seed, and `wangge generate registry` writes).
     City {
         #[arg(long, default_value_t = 2000)]
         grids: usize,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Rooms (one house code each) in houses.csv; buildings come whole, so up to 15 more.
+        /// Default: 4 per grid, as in the demo. 0 writes no houses.csv.
+        #[arg(long)]
+        houses: Option<usize>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -323,6 +385,21 @@ enum GenerateWhat {
         #[arg(long)]
         regions: PathBuf,
         #[arg(long, default_value_t = 1_000_000)]
+        count: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Citizen-declared records with known truth, from the rooms of a houses.csv: record_id,
+    /// name, identity_number, phone, address (with typos, numeral forms, variants, missing
+    /// parts, swapped order, extra noise), true_house_code (empty for a room not in the base),
+    /// true_duplicate_of, noise. Deterministic per seed; streams.
+    Declared {
+        /// A houses file (`wangge generate city` or `generate registry` writes one).
+        #[arg(long)]
+        houses: PathBuf,
+        #[arg(long, default_value_t = 100_000)]
         count: u64,
         #[arg(long, default_value_t = 42)]
         seed: u64,
@@ -412,8 +489,14 @@ fn main() -> Result<()> {
     init_tracing();
     match cli.command {
         Command::Generate {
-            what: GenerateWhat::City { grids, seed, out },
-        } => generate_city(grids, seed, &out),
+            what:
+                GenerateWhat::City {
+                    grids,
+                    seed,
+                    houses,
+                    out,
+                },
+        } => generate_city(grids, seed, houses, &out),
         Command::Generate {
             what:
                 GenerateWhat::Points {
@@ -437,6 +520,33 @@ fn main() -> Result<()> {
                 .with_context(|| format!("{} has no polygons", regions.display()))?;
             generate::write_points(bbox, count, seed, &out)?;
             eprintln!("wrote {count} points to {}", out.display());
+            Ok(())
+        }
+        Command::Generate {
+            what:
+                GenerateWhat::Declared {
+                    houses,
+                    count,
+                    seed,
+                    out,
+                },
+        } => {
+            use wangge::generate_declared::{HouseTable, write_declared};
+            let table = HouseTable::read(&houses)?;
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let started = std::time::Instant::now();
+            let s = write_declared(&table, seed, count, &out, progress)?;
+            eprintln!(
+                "wrote {} declared records ({} of rooms not in the base, {} re-declared, {} clean) \
+                 from {} houses to {} in {:.1} s",
+                s.records,
+                s.absent,
+                s.duplicates,
+                s.clean,
+                table.len(),
+                out.display(),
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Generate {
@@ -468,6 +578,107 @@ fn main() -> Result<()> {
                 n.organisations,
                 n.components,
                 out.display()
+            );
+            Ok(())
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Match {
+                    rooms,
+                    records,
+                    threshold,
+                    grids,
+                    seed,
+                },
+        } => {
+            let opts = wangge::bench_match::BenchMatchOptions {
+                grids,
+                rooms,
+                records,
+                threshold,
+                seed,
+                work_dir: std::env::temp_dir()
+                    .join(format!("wangge-bench-match-{}", std::process::id())),
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let report = wangge::bench_match::run(&opts)?;
+            for line in report.lines() {
+                println!("{line}");
+            }
+            eprintln!("{}", report.summary());
+            Ok(())
+        }
+        Command::Match {
+            input,
+            output,
+            address_column,
+            houses,
+            db,
+            threshold,
+            dedup,
+            id_column,
+            name_column,
+            phone_column,
+        } => {
+            use wangge::match_cmd;
+            if !(0.0..=1.0).contains(&threshold) {
+                bail!("--threshold must be between 0 and 1, not {threshold}");
+            }
+            let opts = match_cmd::MatchOptions {
+                input: &input,
+                output: &output,
+                address_column: address_column.as_deref(),
+                threshold,
+                dedup: dedup.then_some(match_cmd::DedupColumns {
+                    id: id_column,
+                    name: name_column,
+                    phone: phone_column,
+                }),
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            match_cmd::check_input(&opts)?;
+            let started = std::time::Instant::now();
+            let base = match &houses {
+                Some(path) => match_cmd::base_from_houses_csv(path)?,
+                None => match_cmd::base_from_db(&db.db)?,
+            };
+            eprintln!(
+                "address base: {} houses from {} in {:.1} s ({:.1} MB)",
+                base.len(),
+                houses
+                    .as_ref()
+                    .map_or_else(|| db.db.clone(), |p| p.display().to_string()),
+                started.elapsed().as_secs_f64(),
+                base.memory_bytes() as f64 / 1e6
+            );
+            let s = match_cmd::match_file(&base, &opts)?;
+            let share = |n: u64| 100.0 * n as f64 / (s.records.max(1)) as f64;
+            eprintln!(
+                "{} records: {} matched ({:.1} %), {} unmatched ({:.1} %{}){} → {}",
+                s.records,
+                s.matched,
+                share(s.matched),
+                s.unmatched,
+                share(s.unmatched),
+                if s.empty > 0 {
+                    format!(", {} without an address", s.empty)
+                } else {
+                    String::new()
+                },
+                if dedup {
+                    format!(", {} duplicates", s.duplicates)
+                } else {
+                    String::new()
+                },
+                output.display()
+            );
+            eprintln!(
+                "{:.1} s, {:.0} records/s on {} threads ({:.0} records per CPU-second), peak memory {} MB",
+                s.seconds,
+                s.per_second(),
+                s.threads,
+                s.per_core_second(),
+                match_cmd::peak_memory_bytes().unwrap_or(0) / 1_000_000
             );
             Ok(())
         }
@@ -881,7 +1092,12 @@ async fn run_async(command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Generate { .. } | Command::Locate { .. } => unreachable_command(),
+        Command::Generate { .. }
+        | Command::Locate { .. }
+        | Command::Match { .. }
+        | Command::Bench {
+            what: BenchWhat::Match { .. },
+        } => unreachable_command(),
     }
 }
 
@@ -943,7 +1159,7 @@ fn atlas_from_file(path: &Path) -> Result<Atlas> {
     ))
 }
 
-fn generate_city(grids: usize, seed: u64, out: &Path) -> Result<()> {
+fn generate_city(grids: usize, seed: u64, houses: Option<usize>, out: &Path) -> Result<()> {
     let city = generate::generate_city(grids, seed);
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let path = out.join("regions.geojson");
@@ -971,5 +1187,11 @@ fn generate_city(grids: usize, seed: u64, out: &Path) -> Result<()> {
         city.of_level(Level::Grid).count(),
         path.display()
     );
+    let houses = houses.unwrap_or(grids * wangge::generate_registry::DEMO_HOUSES_PER_GRID);
+    if houses > 0 {
+        let path = out.join("houses.csv");
+        let n = wangge::generate_registry::write_houses_file(&city, houses, seed, &path)?;
+        eprintln!("wrote {n} houses (rooms) to {}", path.display());
+    }
     Ok(())
 }
