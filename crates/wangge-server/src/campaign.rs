@@ -448,14 +448,31 @@ pub async fn task_for(
     grid: &str,
     now: DateTime<Utc>,
 ) -> ApiResult<CampaignTaskRow> {
+    let mut tasks = tasks_for(state, district, campaign, [grid.to_owned()], now).await?;
+    tasks
+        .pop()
+        .ok_or_else(|| ApiError::internal("no task made"))
+}
+
+/// One task per grid, each for the grid's worker.
+async fn tasks_for(
+    state: &AppState,
+    district: &str,
+    campaign: Uuid,
+    grids: impl IntoIterator<Item = String>,
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<CampaignTaskRow>> {
     let workers = workers(state).await?;
-    Ok(CampaignTaskRow {
-        district_code: district.to_owned(),
-        campaign_id: campaign,
-        grid_code: grid.to_owned(),
-        worker: worker_of(&workers, grid),
-        created_at: now,
-    })
+    Ok(grids
+        .into_iter()
+        .map(|g| CampaignTaskRow {
+            district_code: district.to_owned(),
+            campaign_id: campaign,
+            worker: worker_of(&workers, &g),
+            grid_code: g,
+            created_at: now,
+        })
+        .collect())
 }
 
 /// How a table's columns become a campaign's records.
@@ -756,17 +773,7 @@ pub async fn create_from_table(
             version: 1,
         });
     }
-    let workers = workers(state).await?;
-    let tasks: Vec<CampaignTaskRow> = grids
-        .into_keys()
-        .map(|g| CampaignTaskRow {
-            district_code: district.clone(),
-            campaign_id: id,
-            worker: worker_of(&workers, &g),
-            grid_code: g,
-            created_at: now,
-        })
-        .collect();
+    let tasks = tasks_for(state, &district, id, grids.into_keys(), now).await?;
     let campaign = CampaignRow {
         district_code: district.clone(),
         id,
@@ -995,20 +1002,10 @@ pub async fn create_from_query(
             format!("the query found no {note} in {region}"),
         ));
     }
-    let workers = workers(state).await?;
     let mut grids: Vec<String> = records.iter().filter_map(|r| r.grid_code.clone()).collect();
     grids.sort();
     grids.dedup();
-    let tasks: Vec<CampaignTaskRow> = grids
-        .into_iter()
-        .map(|g| CampaignTaskRow {
-            district_code: district.clone(),
-            campaign_id: id,
-            worker: worker_of(&workers, &g),
-            grid_code: g,
-            created_at: now,
-        })
-        .collect();
+    let tasks = tasks_for(state, &district, id, grids, now).await?;
     let campaign = CampaignRow {
         district_code: district.clone(),
         id,
