@@ -58,8 +58,10 @@ const MISSING_ROOM: f64 = 0.3;
 const CLOSE_MARGIN: f64 = 0.15;
 /// Road-name similarity below which a road is no candidate.
 const MIN_ROAD_SIMILARITY: f64 = 0.5;
-/// Buildings looked at per road before giving up on an address too vague to place.
-const MAX_BUILDINGS: usize = 400;
+/// Buildings looked at per road, and per community, before giving up on an address too vague
+/// to place.
+const MAX_BUILDINGS_PER_ROAD: usize = 1600;
+const MAX_BUILDINGS_PER_COMMUNITY: usize = 400;
 
 /// The name of a road without its kind (建设路 → 建设, 解放大道 → 解放).
 pub(crate) fn road_stem(name: &str) -> &str {
@@ -399,15 +401,13 @@ impl AddressBase {
         };
         let (number, building, unit, room) =
             (key(&n.number), key(&n.building), key(&n.unit), key(&n.room));
-        if matches!(number, Some(None))
-            || matches!(building, Some(None))
-            || matches!(room, Some(None))
+        // A door, building or room number no house has: the address is elsewhere (or mistyped
+        // beyond reading). A unit no house has is only a doubt (the base may not use units).
+        if [number, building, room]
+            .iter()
+            .any(|k| matches!(k, Some(None)))
         {
-            // A number no house has: the address is elsewhere (or mistyped beyond reading).
-            // A unit no house has is only a doubt (the base may not use units).
-            if matches!(room, Some(None)) || matches!(building, Some(None)) {
-                return Vec::new();
-            }
+            return Vec::new();
         }
         let confirmed_place =
             ctx.streets.iter().any(|s| s.1) || ctx.communities.iter().any(|c| c.1);
@@ -498,7 +498,7 @@ impl AddressBase {
                     continue;
                 }
                 let list = &self.roads[road as usize].buildings;
-                for &b in list.iter().take(MAX_BUILDINGS * 4) {
+                for &b in list.iter().take(MAX_BUILDINGS_PER_ROAD) {
                     visit(b, fit, &mut out);
                 }
             }
@@ -510,7 +510,7 @@ impl AddressBase {
             };
             for &(c, _) in &ctx.communities {
                 if let Some(list) = self.community_buildings.get(&c) {
-                    for &b in list.iter().take(MAX_BUILDINGS) {
+                    for &b in list.iter().take(MAX_BUILDINGS_PER_COMMUNITY) {
                         visit(b, fit, &mut out);
                     }
                 }

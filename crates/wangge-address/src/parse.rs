@@ -202,10 +202,7 @@ impl Gazetteer {
 /// Reads the normalised text of an address.
 pub(crate) fn read(gazetteer: &Gazetteer, text: &str) -> Reading {
     let normalised = normalise(text);
-    let mut hits = gazetteer.hits(&normalised);
-    // A hit that is only a short form glued to a digit-marked number is no name ("2栋" is not a
-    // place). Names never start with a digit after normalisation in practice; keep all hits.
-    hits.retain(|h| h.end > h.start);
+    let hits = gazetteer.hits(&normalised);
     let (numbers, first_number) = read_numbers(&normalised, &hits);
     let road_text = road_text(gazetteer, &normalised, &hits, first_number);
     Reading {
