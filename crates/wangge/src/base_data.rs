@@ -105,7 +105,7 @@ pub fn split_by_district(text: &str, column: &str) -> Result<HashMap<String, Vec
 /// How much base data the demo city gets for its grids.
 fn demo_counts(grids: usize) -> crate::generate_registry::RegistryCounts {
     crate::generate_registry::RegistryCounts {
-        houses: grids * 4,
+        houses: grids * crate::generate_registry::DEMO_HOUSES_PER_GRID,
         people: grids * 8,
         organisations: grids / 4,
         components: grids * 2,
