@@ -633,6 +633,8 @@ async fn act_once(
         Ok(()) => {
             for u in &updates {
                 state.ledger.touch(&u.case.district_code, u.case.id);
+                crate::hotline::on_case_change(state, &u.case, &u.event);
+                crate::notices::on_case_change(state, &u.case, &u.event);
             }
             if let [single] = updates.as_slice() {
                 state.cases.advance(&single.case, &single.event);

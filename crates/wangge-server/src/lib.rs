@@ -12,9 +12,13 @@ pub mod console;
 pub mod error;
 pub mod evidence;
 pub mod evidence_api;
+pub mod field_work;
+pub mod hotline;
 pub mod ledger;
 pub mod local_day;
 pub mod match_api;
+pub mod notices;
+pub mod open311;
 pub mod region_import;
 pub mod registry;
 pub mod registry_api;
@@ -44,6 +48,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi))
         .nest("/api/v1", api::routes())
+        .nest("/open311/v2", open311::routes())
         .merge(console::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -118,7 +123,17 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(api::ApiDoc::openapi())
+    Json(openapi_document())
+}
+
+/// The whole API's description: the core document with each feature module's part.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let mut doc = api::ApiDoc::openapi();
+    doc.merge(hotline::ApiDoc::openapi());
+    doc.merge(field_work::ApiDoc::openapi());
+    doc.merge(notices::ApiDoc::openapi());
+    doc.merge(open311::ApiDoc::openapi());
+    doc
 }
 
 /// No such path: a page for a browser, the JSON error for everyone else.
@@ -144,6 +159,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let refresher = state.spawn_atlas_refresher(std::time::Duration::from_secs(5));
+    let workers: Vec<_> = [notices::spawn_worker(&state), hotline::spawn_worker(&state)]
+        .into_iter()
+        .flatten()
+        .collect();
     on_ready(listener.local_addr()?);
     // The peer's address reaches handlers: the access log of personal data records it.
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -151,6 +170,9 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown_signal())
         .await;
     refresher.abort();
+    for w in workers {
+        w.abort();
+    }
     served
 }
 

@@ -45,6 +45,11 @@ pub struct Config {
     /// The key personal data is sealed with (from the environment, never the database); without
     /// it people and organisations cannot be read or written.
     pub vault: Option<Arc<wangge_store::vault::Vault>>,
+    /// Where a closed hotline case's outcome is posted (the hotline platform's callback URL);
+    /// None keeps outcomes for export only.
+    pub hotline_callback_url: Option<String>,
+    /// Where personal notifications are posted as JSON (a webhook); None logs them only.
+    pub notice_webhook_url: Option<String>,
 }
 
 /// What a district may set about its evaluation (`--evaluation FILE`, JSON): every key is
@@ -197,6 +202,8 @@ impl Default for Config {
             evaluation: EvaluationSettings::default(),
             base_data: crate::registry::BaseDataSettings::default(),
             vault: None,
+            hotline_callback_url: None,
+            notice_webhook_url: None,
         }
     }
 }

@@ -5,8 +5,12 @@
 //! Both implementations run the same SQL text (positional `$n` parameters, which SQLite accepts
 //! too), generated once by the `store_impl!` macro, so they cannot drift apart.
 
+pub mod api_keys;
 mod backend;
 pub mod campaign;
+pub mod field_work;
+pub mod hotline;
+pub mod notices;
 pub mod registry;
 mod rows;
 pub mod vault;

@@ -254,6 +254,11 @@ pub async fn seed(store: &AnyStore, grids: usize, seed: u64, cases: usize) -> Re
         )
         .await?;
     }
+    clock.set(real_now);
+    wangge_server::open311::seed_demo(&state).await?;
+    wangge_server::hotline::seed_demo(&state).await?;
+    wangge_server::field_work::seed_demo(&state).await?;
+    wangge_server::notices::seed_demo(&state).await?;
     Ok(true)
 }
 

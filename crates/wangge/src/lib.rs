@@ -4,8 +4,10 @@
 pub mod base_data;
 pub mod bench;
 pub mod bench_base;
+pub mod bench_hotline;
 pub mod bench_map;
 pub mod bench_match;
+pub mod bench_patrol;
 pub mod bench_stats;
 pub mod check;
 pub mod demo;

@@ -252,6 +252,20 @@ enum LedgerWhat {
 
 #[derive(Subcommand)]
 enum BenchWhat {
+    /// Hotline tickets imported with matching to the cases found on patrol; prints tickets/s.
+    Hotline {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long, default_value_t = 100_000)]
+        tickets: usize,
+    },
+    /// Patrol positions ingested (as grid workers' phones send them); prints positions/s.
+    Positions {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long, default_value_t = 200_000)]
+        positions: usize,
+    },
     /// Address matching: a generated city's rooms as the base, noisy declared records with
     /// known truth matched on all cores in memory; prints precision and recall (by threshold
     /// and noise kind), de-duplication, records/s, records per CPU-second, the base's build
@@ -939,6 +953,12 @@ async fn run_async(command: Command) -> Result<()> {
             );
             Ok(())
         }
+        Command::Bench {
+            what: BenchWhat::Hotline { db, tickets },
+        } => wangge::bench_hotline::run(&db.db, tickets).await,
+        Command::Bench {
+            what: BenchWhat::Positions { db, positions },
+        } => wangge::bench_patrol::run(&db.db, positions).await,
         Command::Migrate { db } => {
             let store = open_store(&db.db).await?;
             eprintln!("migrations applied ({})", store.backend_name());

@@ -18,8 +18,11 @@ pub mod case_page;
 pub mod dashboard;
 pub mod desks;
 mod export;
+pub mod field;
+pub mod hotline;
 pub mod i18n;
 pub mod map;
+pub mod notices;
 pub mod phone;
 pub mod report;
 
@@ -64,6 +67,9 @@ pub fn routes() -> Router<AppState> {
         .merge(dashboard::routes())
         .merge(base_data::routes())
         .merge(campaigns::routes())
+        .merge(hotline::routes())
+        .merge(field::routes())
+        .merge(notices::routes())
 }
 
 /// The states still being worked on, which lists and the map show unless a state is picked.
@@ -334,6 +340,9 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
     }
     items.push(base_data::nav_entry(role));
     items.extend(campaigns::nav_entry(role));
+    items.extend(hotline::nav_entries(role));
+    items.extend(field::nav_entries(role));
+    items.extend(notices::nav_entries(role));
     if dashboard::STATS_ROLES.contains(&role) {
         items.push(("/console/stats", "nav.stats"));
     }

@@ -1,0 +1,1 @@
+//! Patrol tracks: length and the share of a grid covered (issue 8): being built.

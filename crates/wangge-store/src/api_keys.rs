@@ -1,0 +1,1 @@
+//! Storage for issue 8 (api_keys): being built.

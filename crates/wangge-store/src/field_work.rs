@@ -1,0 +1,1 @@
+//! Storage for issue 8 (field_work): being built.
