@@ -9,7 +9,7 @@ import { apiLogin, assertClean, launchBrowser, open, pointInGrid, signIn, startS
 
 // A hung page or server fails its test instead of the whole run.
 const TIMEOUT = 180_000;
-const CHARTS = ['trend', 'heat', 'areas', 'units', 'categories'];
+const CHARTS = ['trend', 'heat', 'areas', 'discovery', 'units', 'categories'];
 // A subcategory the demo reports seldom, so three reports of it in one spot make the hotspot.
 const CATEGORY = '07001';
 

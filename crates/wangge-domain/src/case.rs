@@ -146,6 +146,11 @@ impl Source {
     }
 
     /// Reports from the public are confirmed on the spot (核实) before they are registered.
+    /// The citizens' hotlines (12345, 96181): the channel the 未诉先办 comparison is made with.
+    pub fn is_hotline(self) -> bool {
+        matches!(self, Source::Hotline12345 | Source::Hotline96181)
+    }
+
     pub fn needs_confirmation(self) -> bool {
         matches!(
             self,

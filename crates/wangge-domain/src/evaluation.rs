@@ -290,6 +290,8 @@ pub struct AreaTally {
     pub registered: u64,
     /// Registered cases found by grid patrol (the supervision share's numerator).
     pub registered_by_patrol: u64,
+    /// Registered cases that came from a citizens' hotline (12345, 96181).
+    pub registered_by_hotline: u64,
     pub closed: u64,
     /// Of the cases registered in the period: closed by its end …
     pub cohort_closed: u64,
@@ -322,6 +324,7 @@ impl AreaTally {
         self.reported += other.reported;
         self.registered += other.registered;
         self.registered_by_patrol += other.registered_by_patrol;
+        self.registered_by_hotline += other.registered_by_hotline;
         self.closed += other.closed;
         self.cohort_closed += other.cohort_closed;
         self.cohort_closed_on_time += other.cohort_closed_on_time;
@@ -629,6 +632,8 @@ pub struct GridDuty {
     /// Public reports (hotline, app, …) registered in the period with no patrol report of the
     /// same subcategory near them shortly before (漏报).
     pub missed: u64,
+    /// Of `missed`, those that came from a citizens' hotline (12345, 96181).
+    pub hotline_missed: u64,
     /// Confirm and check tasks still undone at the period's end, due in it.
     pub verification_overdue: u64,
 }
@@ -637,6 +642,7 @@ impl GridDuty {
     pub(crate) fn add(&mut self, o: &GridDuty) {
         self.registered += o.registered;
         self.missed += o.missed;
+        self.hotline_missed += o.hotline_missed;
         self.verification_overdue += o.verification_overdue;
     }
 }
@@ -663,6 +669,15 @@ impl Default for MissedRule {
 /// citizen reported them: `registered_by_patrol ÷ (registered_by_patrol + missed)`.
 pub fn discovery_rate(registered_by_patrol: u64, missed: u64) -> Option<f64> {
     rate(registered_by_patrol, registered_by_patrol + missed)
+}
+
+/// 未诉先办 against the hotline alone (热线+网格): of the problems found by patrol or first heard
+/// of on the hotline, the share the patrols found, `registered_by_patrol ÷
+/// (registered_by_patrol + hotline_missed)`. A hotline ticket about a problem a patrol had
+/// already reported is linked to that case (issue 8) and never becomes a case of its own, so it
+/// counts on the patrol's side.
+pub fn hotline_discovery_rate(registered_by_patrol: u64, hotline_missed: u64) -> Option<f64> {
+    discovery_rate(registered_by_patrol, hotline_missed)
 }
 
 /// Weights of a composite score: each indicator (a percentage) times its weight, over the sum of
@@ -1281,6 +1296,37 @@ mod tests {
         assert_eq!(duties["110105001001003"].verification_overdue, 1);
         // Discovery: of the three problems in grids 1 and 2 (two patrol-found, one missed).
         assert_eq!(discovery_rate(2, 1), Some(66.67));
+    }
+
+    #[test]
+    fn hotline_discovery_counts_only_hotline_reports_against_patrols() {
+        let week = Period {
+            from: at(1, 16, 0),
+            to: at(8, 16, 0),
+        };
+        // Grid 2 has a missed 12345 report and a missed app report; grid 1 a patrol case and a
+        // 12345 report that patrol had found first.
+        let hotline = stuck_case("110105001001002");
+        let mut app = stuck_case("110105001001002");
+        app.source = Source::App;
+        let mut found = stuck_case("110105001001001");
+        found.category_code = "09009".into();
+        let cases = vec![worked_case("110105001001001"), found, hotline, app];
+        let ledger = Ledger::of(&cases);
+        let duties = ledger.grid_duties(week, Scope::All, MissedRule::default());
+        let g2 = &duties["110105001001002"];
+        assert_eq!((g2.missed, g2.hotline_missed), (2, 1), "{g2:?}");
+        assert_eq!(duties["110105001001001"].hotline_missed, 0);
+        let streets = ledger.areas(week, Level::Street, Scope::All);
+        let street = &streets["110105001"];
+        assert_eq!(street.registered_by_hotline, 2, "{street:?}");
+        // One patrol-found problem against one the hotline heard of first: 50 %, while the
+        // discovery rate against every public channel is 1 ÷ 3.
+        assert_eq!(
+            hotline_discovery_rate(street.registered_by_patrol, 1),
+            Some(50.0)
+        );
+        assert_eq!(discovery_rate(street.registered_by_patrol, 2), Some(33.33));
     }
 
     #[test]

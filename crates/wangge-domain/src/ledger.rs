@@ -747,9 +747,11 @@ impl Counts {
         if w.contains(e.registered) {
             one.registered = 1;
             one.registered_by_patrol = u64::from(e.source == Source::Patrol);
+            one.registered_by_hotline = u64::from(e.source.is_hotline());
             duty.registered = 1;
             if e.source.needs_confirmation() && !patrols.found_first(e) {
                 duty.missed = 1;
+                duty.hotline_missed = u64::from(e.source.is_hotline());
             }
             if e.closed != NONE && e.closed < w.to {
                 one.cohort_closed = 1;

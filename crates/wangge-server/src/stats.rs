@@ -188,6 +188,8 @@ pub struct AreaRow {
     reported: u64,
     registered: u64,
     registered_by_patrol: u64,
+    /// Registered cases that came from a citizens' hotline (12345, 96181).
+    registered_by_hotline: u64,
     closed: u64,
     cohort_closed: u64,
     cohort_closed_on_time: u64,
@@ -198,6 +200,11 @@ pub struct AreaRow {
     missed: Option<u64>,
     /// 未诉先办: `registered_by_patrol ÷ (registered_by_patrol + missed)` (areas only).
     discovery_rate: Option<f64>,
+    /// Hotline reports registered that no patrol had found first (areas only).
+    hotline_missed: Option<u64>,
+    /// 未诉先办 against the hotline: `registered_by_patrol ÷ (registered_by_patrol +
+    /// hotline_missed)` (areas only).
+    hotline_discovery_rate: Option<f64>,
     /// `reported ÷` the area's km² (areas only).
     cases_per_km2: Option<f64>,
     solved_share_grid: Option<f64>,
@@ -238,6 +245,8 @@ fn area_row(
         patrol_share: t.patrol_share(),
         missed: None,
         discovery_rate: None,
+        hotline_missed: None,
+        hotline_discovery_rate: None,
         cases_per_km2: None,
         solved_share_grid: t.solved_share(Level::Grid),
         solved_share_community: t.solved_share(Level::Community),
@@ -247,6 +256,7 @@ fn area_row(
         reported: t.reported,
         registered: t.registered,
         registered_by_patrol: t.registered_by_patrol,
+        registered_by_hotline: t.registered_by_hotline,
         closed: t.closed,
         cohort_closed: t.cohort_closed,
         cohort_closed_on_time: t.cohort_closed_on_time,
@@ -476,10 +486,13 @@ impl Counting<'_> {
         let earlier = self.earlier_scores(|s| s.areas(level), |t| t.score(weights));
         let summary = self.summary(self.period);
         let len = evaluation::code_len(level);
-        let mut missed: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+        let mut missed: std::collections::HashMap<String, evaluation::GridDuty> =
+            std::collections::HashMap::new();
         for (grid, d) in &summary.duties {
             if let Some(code) = grid.get(..len) {
-                *missed.entry(code.to_owned()).or_default() += d.missed;
+                let m = missed.entry(code.to_owned()).or_default();
+                m.missed += d.missed;
+                m.hotline_missed += d.hotline_missed;
             }
         }
         Table::Areas(
@@ -491,10 +504,16 @@ impl Counting<'_> {
                     let name = region.map(|r| r.name.clone());
                     let km2 = region.map(|r| r.area_m2 / 1e6).filter(|a| *a > 0.0);
                     let e = earlier.get(&code).copied().unwrap_or_default();
-                    let m = missed.get(&code).copied().unwrap_or(0);
+                    let m = missed.remove(&code).unwrap_or_default();
                     let mut row = area_row(code, name, Some(level), &t, e, weights);
-                    row.missed = Some(m);
-                    row.discovery_rate = evaluation::discovery_rate(t.registered_by_patrol, m);
+                    row.missed = Some(m.missed);
+                    row.discovery_rate =
+                        evaluation::discovery_rate(t.registered_by_patrol, m.missed);
+                    row.hotline_missed = Some(m.hotline_missed);
+                    row.hotline_discovery_rate = evaluation::hotline_discovery_rate(
+                        t.registered_by_patrol,
+                        m.hotline_missed,
+                    );
                     row.cases_per_km2 =
                         km2.map(|a| (t.reported as f64 / a * 100.0).round() / 100.0);
                     row

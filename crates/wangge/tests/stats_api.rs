@@ -414,3 +414,111 @@ async fn the_ledger_is_read_back_and_caught_up_incrementally() {
         );
     }
 }
+
+/// A public report at `(lon, lat)`, confirmed by the grid worker and registered; answers its id.
+async fn registered_report(
+    server: &TestServer,
+    category: &str,
+    source: &str,
+    (lon, lat): (f64, f64),
+) -> String {
+    let receiver = server.login("demo-receiver").await;
+    let resp = server
+        .post(
+            &receiver,
+            "/api/v1/cases",
+            &json!({"category": category, "description": "热线反映", "lon": lon, "lat": lat,
+            "source": source, "external_id": format!("T-{}", wangge_domain::new_id())}),
+        )
+        .await;
+    assert_eq!(resp.status().as_u16(), 201);
+    let id = resp.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    act(server, "demo-worker", &id, json!({"action": "confirm"})).await;
+    act(server, "demo-receiver", &id, json!({"action": "register"})).await;
+    id
+}
+
+#[tokio::test]
+async fn hotline_reports_a_patrol_had_not_found_lower_the_hotline_discovery_rate() {
+    for server in common::servers(Config::default()).await {
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let start = chrono::Utc::now().to_rfc3339();
+        // A patrol finds a parked car (09009) and it is registered.
+        let (id, grid) = patrol_report(&server, "巡查发现").await;
+        act(&server, "demo-receiver", &id, json!({"action": "register"})).await;
+        let point = server.point_in(&grid).await;
+        // The hotline reports the same car: the patrol was there first. Then a different
+        // problem at the same place (a 12345 report no patrol had made), and an app report.
+        registered_report(&server, "09009", "hotline_12345", point).await;
+        registered_report(&server, "01001", "hotline_12345", point).await;
+        registered_report(&server, "01001", "app", point).await;
+
+        let leader = server.login("demo-district").await;
+        let from = urlencode(&start);
+        let areas: Value = server
+            .get(
+                &leader,
+                &format!("/api/v1/stats/areas?level=street&from={from}"),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let row = areas["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["code"] == &grid[..9])
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            (
+                row["registered"].as_u64(),
+                row["registered_by_patrol"].as_u64(),
+                row["registered_by_hotline"].as_u64()
+            ),
+            (Some(4), Some(1), Some(2)),
+            "{row}"
+        );
+        // Missed: the 12345 report of 01001 and the app report; of them one from the hotline.
+        assert_eq!(
+            (row["missed"].as_u64(), row["hotline_missed"].as_u64()),
+            (Some(2), Some(1))
+        );
+        // Patrol 1 against the hotline's 1: 50 %; against every public channel 1 ÷ 3.
+        assert_eq!(row["hotline_discovery_rate"], 50.0);
+        assert_eq!(row["discovery_rate"], 33.33);
+
+        // The Excel report names the new columns in Chinese.
+        let resp = server
+            .get(
+                &leader,
+                &format!("/api/v1/stats/areas?level=street&format=xlsx&from={from}"),
+            )
+            .await;
+        assert_eq!(resp.status().as_u16(), 200);
+        let bytes = resp.bytes().await.unwrap();
+        let mut book: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        use calamine::Reader;
+        let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+        let header: Vec<String> = sheet
+            .rows()
+            .next()
+            .unwrap()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        for name in [
+            "热线立案数",
+            "热线漏报数",
+            "热线对比发现率(%)",
+            "未诉先办率(%)",
+        ] {
+            assert!(header.iter().any(|h| h == name), "{name} in {header:?}");
+        }
+    }
+}

@@ -298,6 +298,40 @@
     });
   }
 
+  /* 未诉先办 against the hotline: per area, the problems patrols found and the hotline reports no
+   * patrol had found first, with the share the patrols found (the areas with most of both). */
+  function drawDiscovery(list) {
+    var top = list.filter(function (r) { return r.registered_by_patrol + (r.hotline_missed || 0) > 0; })
+      .sort(function (a, b) {
+        return (b.registered_by_patrol + (b.hotline_missed || 0)) - (a.registered_by_patrol + (a.hotline_missed || 0)) ||
+          String(a.code).localeCompare(String(b.code));
+      })
+      .slice(0, 10);
+    if (!top.length) return message('discovery', t('empty'));
+    draw('discovery', {
+      grid: { left: 8, right: 8, top: 32, bottom: 8, containLabel: true },
+      legend: { top: 0, textStyle: { color: INK, fontSize: FONT } },
+      tooltip: { trigger: 'axis', confine: true, textStyle: { fontSize: FONT } },
+      xAxis: {
+        type: 'category', axisLabel: { color: INK, fontSize: FONT, interval: 0, rotate: top.length > 5 ? 30 : 0, width: 90, overflow: 'truncate' },
+        data: top.map(function (r) { return r.name || r.code; })
+      },
+      yAxis: [
+        { type: 'value', minInterval: 1, axisLabel: axisLabel, splitLine: splitLine },
+        { type: 'value', min: 0, max: 100, axisLabel: { color: INK, fontSize: FONT, formatter: '{value}%' }, splitLine: { show: false } }
+      ],
+      series: [
+        { name: t('patrol_found'), type: 'bar', barMaxWidth: wall ? 22 : 16, itemStyle: { color: PALETTE[0] },
+          data: top.map(function (r) { return r.registered_by_patrol; }) },
+        { name: t('hotline_missed'), type: 'bar', barMaxWidth: wall ? 22 : 16, itemStyle: { color: PALETTE[3] || PALETTE[1] },
+          data: top.map(function (r) { return r.hotline_missed || 0; }) },
+        { name: t('hotline_discovery_rate'), type: 'line', yAxisIndex: 1, itemStyle: { color: PALETTE[2] || PALETTE[1] },
+          tooltip: { valueFormatter: function (v) { return pct(v); } },
+          data: top.map(function (r) { return isNum(r.hotline_discovery_rate) ? r.hotline_discovery_rate : null; }) }
+      ]
+    });
+  }
+
   function drawCategories(list) {
     var top = list.filter(function (r) { return r.reported > 0; })
       .sort(function (a, b) { return b.reported - a.reported || String(a.code).localeCompare(String(b.code)); })
@@ -515,6 +549,7 @@
     var jobs = [
       panel('trend', trend, drawTrend),
       panel('areas', areas, drawAreas),
+      panel('discovery', areas, drawDiscovery),
       panel('units', units, drawUnits),
       panel('categories', categories, drawCategories),
       panel(null, Promise.all([areas, units].map(function (list) {
