@@ -348,6 +348,7 @@ pub async fn report_case(
         payload: payload.to_string(),
     };
     state.store.create_case(&case, &event).await?;
+    crate::notices::on_case_change(state, &case, &event);
     state.ledger.touch(&case.district_code, case.id);
     state.cases.put(case.clone(), Some(vec![event]));
     Ok(case)

@@ -50,6 +50,8 @@ pub struct Config {
     pub hotline_callback_url: Option<String>,
     /// Where personal notifications are posted as JSON (a webhook); None logs them only.
     pub notice_webhook_url: Option<String>,
+    /// The secret the webhook's body is signed with (HMAC-SHA256); None sends it unsigned.
+    pub notice_webhook_secret: Option<String>,
 }
 
 /// What a district may set about its evaluation (`--evaluation FILE`, JSON): every key is
@@ -204,6 +206,7 @@ impl Default for Config {
             vault: None,
             hotline_callback_url: None,
             notice_webhook_url: None,
+            notice_webhook_secret: None,
         }
     }
 }
@@ -340,6 +343,8 @@ pub struct AppState {
     pub imports: Arc<crate::registry_import::ImportJobs>,
     /// The address bases of the matcher (`campaign.rs`), rebuilt when houses change.
     pub addresses: Arc<crate::campaign::AddressBases>,
+    /// The users notices are addressed to, read again every few seconds (`notices.rs`).
+    pub notice_users: Arc<crate::notices::UserCache>,
     atlas: Arc<RwLock<Arc<Atlas>>>,
     reference: Arc<RwLock<Arc<Reference>>>,
     /// The configured calendar with the administrators' holidays and make-up days applied.
@@ -375,6 +380,7 @@ impl AppState {
             ledger: Arc::default(),
             imports: Arc::default(),
             addresses: Arc::default(),
+            notice_users: Arc::default(),
             store,
             evidence,
             config: Arc::new(config),

@@ -50,6 +50,17 @@ struct FilesArg {
     /// the missed-report rule (docs/evaluation.example.json; absent keys keep the defaults).
     #[arg(long, env = "WANGGE_EVALUATION")]
     evaluation: Option<PathBuf>,
+    /// The hotline platform's callback URL: a closed hotline case's outcome is posted there as
+    /// JSON (docs/hotline.md). Without it outcomes are kept for export only.
+    #[arg(long, env = "WANGGE_HOTLINE_CALLBACK_URL")]
+    hotline_callback_url: Option<String>,
+    /// A webhook personal notifications are posted to as JSON (docs/notices.md). Without it
+    /// they are shown in the console and written to the log only.
+    #[arg(long, env = "WANGGE_NOTICE_WEBHOOK_URL")]
+    notice_webhook_url: Option<String>,
+    /// The secret the webhook's bodies are signed with (HMAC-SHA256 in `X-Wangge-Signature`).
+    #[arg(long, env = "WANGGE_NOTICE_WEBHOOK_SECRET", hide_env_values = true)]
+    notice_webhook_secret: Option<String>,
     #[command(flatten)]
     data: DataArg,
 }
@@ -754,6 +765,9 @@ async fn run_async(command: Command) -> Result<()> {
                 evidence_dir: Some(files.files),
                 map_tile_url: files.tile_url,
                 secure_cookies: files.secure_cookies,
+                hotline_callback_url: files.hotline_callback_url,
+                notice_webhook_url: files.notice_webhook_url,
+                notice_webhook_secret: files.notice_webhook_secret,
                 ..Config::default()
             };
             let state = AppState::load(store, config).await?;
@@ -787,6 +801,9 @@ async fn run_async(command: Command) -> Result<()> {
                 evidence_dir: Some(files.files),
                 map_tile_url: files.tile_url,
                 secure_cookies: files.secure_cookies,
+                hotline_callback_url: files.hotline_callback_url,
+                notice_webhook_url: files.notice_webhook_url,
+                notice_webhook_secret: files.notice_webhook_secret,
                 ..Config::default()
             };
             let state = AppState::load(store, config).await?;
