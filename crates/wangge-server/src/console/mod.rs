@@ -336,6 +336,7 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
             items.push(("/console/admin/rules", "nav.admin_rules"));
             items.push(("/console/admin/calendar", "nav.admin_calendar"));
             items.push(("/console/admin/regions", "nav.admin_regions"));
+            items.push(("/console/admin/api-keys", "open311.nav"));
         }
     }
     items.push(base_data::nav_entry(role));

@@ -14,6 +14,7 @@
 // boxing the error page would only add a step.
 #![allow(clippy::result_large_err)]
 
+mod api_keys;
 mod calendar;
 mod categories;
 mod regions;
@@ -86,6 +87,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/console/admin/calendar/table",
             post(calendar::paste_calendar_table),
+        )
+        .route(
+            "/console/admin/api-keys",
+            get(api_keys::keys_page).post(api_keys::issue),
+        )
+        .route(
+            "/console/admin/api-keys/{id}/revoke",
+            post(api_keys::revoke_key),
         )
         .route(
             "/console/admin/regions",
