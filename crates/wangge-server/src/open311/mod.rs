@@ -428,8 +428,8 @@ async fn get_one_request(State(state): State<AppState>, Path(file): Path<String>
         return missing();
     };
     let row = match state.store.case(id).await {
-        Ok(Some(row)) => row,
-        Ok(None) => return missing(),
+        Ok(Some(row)) if is_public(&row) => row,
+        Ok(_) => return missing(),
         Err(e) => return Open311Error::from(e).render(format),
     };
     match request_values(&state, vec![row]).await {
@@ -1035,6 +1035,7 @@ async fn list_requests(state: &AppState, q: &[(String, String)]) -> Result<V, Op
             // An id that is not ours is simply not in the answer.
             if let Ok(id) = id.parse::<Uuid>()
                 && let Some(row) = state.store.case(id).await?
+                && is_public(&row)
             {
                 rows.push(row);
             }
@@ -1094,6 +1095,7 @@ async fn list_requests(state: &AppState, q: &[(String, String)]) -> Result<V, Op
         }
     }
     let filter = |category: Option<String>| CaseFilter {
+        source: Some(Source::Open311.as_str().to_owned()),
         states: states.clone(),
         category,
         reported_from: Some(start),
@@ -1114,6 +1116,13 @@ async fn list_requests(state: &AppState, q: &[(String, String)]) -> Result<V, Op
         rows.truncate(limit);
     }
     request_values(state, rows).await
+}
+
+/// Whether a case may be read without a key: only those reported through Open311 are public.
+/// A hotline ticket's or a patrol's description was never published by its author and may
+/// name people, so those cases stay inside the console and the authenticated API.
+fn is_public(row: &CaseRow) -> bool {
+    row.source == Source::Open311.as_str()
 }
 
 /// Cases as GeoReport requests: public fields only.
