@@ -93,6 +93,10 @@ test('an area user reads the dashboard, changes the period, opens the big screen
       const states = await dashboardDrawn(page);
       // The demo reported cases this month: the rankings and the breakdown have data.
       for (const name of ['areas', 'categories', 'heat']) assert.equal(states[name], 'ready', `${name} is ${states[name]}`);
+      // The grid workers' field work: the demo worker patrolled twice today.
+      assert.equal(await page.getAttribute('#dash-field', 'data-state'), 'ready');
+      const patrols = await page.$eval('#dash-field tr[data-worker=demo-worker] td:nth-child(3)', (td) => td.textContent.trim());
+      assert.ok(Number(patrols) >= 2, `the demo worker's patrols: "${patrols}"`);
       const reported = await page.$eval('[data-kpi=reported] .kpi-value', (e) => e.textContent.trim());
       assert.match(reported, /^[\d,]+$/, `the reported KPI shows "${reported}"`);
       assert.ok(Number(reported.replace(/,/g, '')) >= 3, 'at least the three cases of this test');

@@ -11,6 +11,7 @@ use wangge_domain::evaluation::{self, Period};
 use wangge_domain::ledger::{Ledger, Scope, Summary};
 use wangge_domain::region::Level;
 use wangge_domain::role::Role;
+use wangge_store::field_work::{FieldWork, PatrolTotal};
 use wangge_store::{Store, UserRow};
 
 use crate::auth::CurrentUser;
@@ -300,6 +301,12 @@ pub struct PersonRow {
     /// Cases registered in the grid worker's grid.
     grid_registered: u64,
     missed_rate: Option<f64>,
+    /// A grid worker's: patrols ended in the period (docs/field-work.md).
+    patrols: u64,
+    /// A grid worker's: the length of those patrols, km.
+    patrol_km: Option<f64>,
+    /// A grid worker's: the mean share of their grid the patrols covered, %.
+    patrol_coverage: Option<f64>,
     /// The composite score of the person's role; null for roles without one.
     score: Option<f64>,
     grade: Option<char>,
@@ -542,11 +549,23 @@ impl Counting<'_> {
         .ranked()
     }
 
-    fn people(&self, users: &[UserRow]) -> Table {
+    fn people(&self, users: &[UserRow], patrols: &[PatrolTotal]) -> Table {
         let by_name: std::collections::HashMap<&str, &UserRow> =
             users.iter().map(|u| (u.username.as_str(), u)).collect();
         let summary = self.summary(self.period);
         let mut tallies = summary.people.clone();
+        // A worker's patrols over every grid they patrolled: count, metres, and coverage
+        // weighted by the number of patrols.
+        let mut walked: std::collections::HashMap<&str, (u64, f64, f64)> =
+            std::collections::HashMap::new();
+        for p in patrols {
+            let n = u64::try_from(p.patrols).unwrap_or(0);
+            let w = walked.entry(p.worker.as_str()).or_default();
+            w.0 += n;
+            w.1 += p.length_m;
+            w.2 += p.mean_coverage * n as f64;
+            tallies.entry(p.worker.clone()).or_default();
+        }
         // What a grid owed goes to its grid worker(s), who get a row even if they did nothing.
         let duties = &summary.duties;
         for u in users.iter().filter(|u| u.role == Role::GridWorker.as_str()) {
@@ -565,7 +584,15 @@ impl Counting<'_> {
             .map(|(username, t)| {
                 let user = by_name.get(username.as_str());
                 let role = user.and_then(|u| u.role.parse::<Role>().ok());
+                let walk = walked.get(username.as_str()).copied();
+                let grid_worker = role == Some(Role::GridWorker);
+                let round2 = |x: f64| (x * 100.0).round() / 100.0;
                 PersonRow {
+                    patrols: walk.map_or(0, |w| w.0),
+                    patrol_km: grid_worker.then(|| round2(walk.map_or(0.0, |w| w.1) / 1000.0)),
+                    patrol_coverage: walk
+                        .filter(|w| w.0 > 0)
+                        .map(|w| round2(100.0 * w.2 / w.0 as f64)),
                     display_name: user.map(|u| u.display_name.clone()),
                     role: user.map(|u| u.role.clone()),
                     region_code: user.and_then(|u| u.region_code.clone()),
@@ -721,10 +748,16 @@ pub async fn stats(
         ));
     }
     let jurisdiction = Jurisdiction::of(&user.actor, q.region.as_deref())?;
-    let users = if ["workers", "people"].contains(&what.as_str()) {
-        state.store.users().await?
+    let (users, patrols) = if ["workers", "people"].contains(&what.as_str()) {
+        let patrols = match &jurisdiction {
+            // A handling unit has no grid workers.
+            Jurisdiction::Unit(_) => Vec::new(),
+            Jurisdiction::Region(r) => state.store.patrol_totals(p.from, p.to, Some(r)).await?,
+            Jurisdiction::All => state.store.patrol_totals(p.from, p.to, None).await?,
+        };
+        (state.store.users().await?, patrols)
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     let ledger = state.ledger.read(&state).await?;
     let kind = what.clone();
@@ -753,7 +786,7 @@ pub async fn stats(
             .map(|l| (l.as_str(), c.areas(l)))
             .collect(),
             "areas" => vec![(level.as_str(), c.areas(level))],
-            _ => vec![("workers", c.people(&users))],
+            _ => vec![("workers", c.people(&users, &patrols))],
         };
         tables
     })

@@ -522,3 +522,77 @@ async fn hotline_reports_a_patrol_had_not_found_lower_the_hotline_discovery_rate
         }
     }
 }
+
+#[tokio::test]
+async fn a_grid_workers_patrols_count_in_their_row() {
+    use wangge_store::field_work::{FieldWork, PatrolRow};
+    for server in common::servers(Config::default()).await {
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let start = chrono::Utc::now();
+        let grid = server.region_of("demo-worker").await;
+        let worker = server
+            .state
+            .store
+            .user_by_username("demo-worker")
+            .await
+            .unwrap()
+            .unwrap();
+        // Two patrols of 1.5 km and 0.5 km covering 60 % and 20 % of the grid.
+        for (length_m, coverage) in [(1500.0, 0.6), (500.0, 0.2)] {
+            let id = wangge_domain::new_id();
+            let patrol = PatrolRow {
+                district_code: grid[..6].to_owned(),
+                id,
+                worker_id: worker.id,
+                worker: worker.username.clone(),
+                grid_code: grid.clone(),
+                started_at: start,
+                ended_at: None,
+                length_m: None,
+                coverage: None,
+                points: 0,
+                status: "running".into(),
+            };
+            let store = &server.state.store;
+            store.create_patrol(&patrol).await.unwrap();
+            let ended = store
+                .end_patrol(&grid[..6], id, chrono::Utc::now(), length_m, coverage)
+                .await
+                .unwrap();
+            assert!(ended);
+        }
+        let leader = server.login("demo-district").await;
+        let from = urlencode(&start.to_rfc3339());
+        let people: Value = server
+            .get(&leader, &format!("/api/v1/stats/workers?from={from}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let row = people["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["username"] == "demo-worker")
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            (
+                row["patrols"].as_u64(),
+                row["patrol_km"].as_f64(),
+                row["patrol_coverage"].as_f64()
+            ),
+            (Some(2), Some(2.0), Some(40.0)),
+            "{row}"
+        );
+        // Other roles have no patrol figures.
+        let receiver = people["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["username"] == "demo-receiver");
+        if let Some(r) = receiver {
+            assert!(r["patrol_km"].is_null(), "{r}");
+        }
+    }
+}

@@ -11,12 +11,13 @@
  */
 'use strict';
 
-var VERSION = 'wangge-phone-v1';
+var VERSION = 'wangge-phone-v2';
 var PAGE = '/m';
 var SHELL = [
   '/static/css/console.css',
   '/static/css/phone.css',
   '/static/js/phone.js',
+  '/static/js/field.js',
   '/static/vendor/leaflet-1.9.4/leaflet.js',
   '/static/vendor/leaflet-1.9.4/leaflet.css',
   '/static/img/icon.svg',

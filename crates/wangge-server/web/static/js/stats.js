@@ -494,6 +494,38 @@
     if (hotNone) hotNone.hidden = !!top.length;
   }
 
+  /* The grid workers' field work: fewest patrols first, then the lowest coverage — who needs a
+   * word from the centre. */
+  var fieldTable = document.getElementById('dash-field');
+  var fieldNone = root.querySelector('.dash-field-none');
+  function drawFieldTable(people) {
+    if (!fieldTable) return;
+    var body = fieldTable.tBodies[0];
+    body.textContent = '';
+    var top = people.filter(function (r) { return r.role === 'grid_worker'; })
+      .sort(function (a, b) {
+        return a.patrols - b.patrols || (a.patrol_coverage || 0) - (b.patrol_coverage || 0) ||
+          String(a.username).localeCompare(String(b.username));
+      })
+      .slice(0, 10);
+    top.forEach(function (r) {
+      var tr = document.createElement('tr');
+      tr.dataset.worker = r.username;
+      [[r.display_name || r.username, ''], [r.region_code || '', ''], [num(r.patrols), 'num'],
+        [dec(r.patrol_km), 'num'], [pct(r.patrol_coverage), 'num'], [num(r.reported), 'num'],
+        [num(r.missed), 'num']].forEach(function (c) {
+        var td = document.createElement('td');
+        if (c[1]) td.className = c[1];
+        td.textContent = c[0];
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+    fieldTable.dataset.state = top.length ? 'ready' : 'empty';
+    fieldTable.hidden = !top.length;
+    if (fieldNone) fieldNone.hidden = !!top.length;
+  }
+
   // ---------------------------------------------------------------- key figures
 
   function kpi(name, text) {
@@ -546,6 +578,7 @@
     // Days of the period, oldest first.
     var trend = rows(api + 'trend?' + q, signal);
     var hotspots = rows(api + 'hotspots?' + q + '&min=1&cell_m=300', signal);
+    var workers = fieldTable && !wall ? rows(api + 'workers?' + q, signal) : null;
     var jobs = [
       panel('trend', trend, drawTrend),
       panel('areas', areas, drawAreas),
@@ -560,6 +593,12 @@
         throw e;
       })
     ];
+    if (workers) {
+      jobs.push(panel(null, workers, drawFieldTable).catch(function (e) {
+        if (!isAbort(e)) fieldTable.dataset.state = 'error';
+        throw e;
+      }));
+    }
     if (chartEl('heat')) {
       jobs.push(panel('heat', Promise.all([hotspots, loadOutlines()]), function (r) { drawHeat(r[0], r[1]); }));
     }
