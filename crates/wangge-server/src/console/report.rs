@@ -17,6 +17,11 @@ const TEXT_COLUMNS: &[&str] = &[
     "display_name",
     "role",
     "region_code",
+    // The hotline outcome export (`hotline.rs`): numbers that are names, not quantities.
+    "工单编号 ticket_no",
+    "小类 category",
+    "网格 grid",
+    "案件 case_id",
 ];
 
 /// A workbook of `sheets`: (sheet key, the table as CSV with a header of indicator names).
