@@ -471,7 +471,7 @@ async fn hotline_reports_a_patrol_had_not_found_lower_the_hotline_discovery_rate
             .as_array()
             .unwrap()
             .iter()
-            .find(|r| r["code"] == &grid[..9])
+            .find(|r| r["code"] == grid[..9])
             .cloned()
             .unwrap();
         assert_eq!(
