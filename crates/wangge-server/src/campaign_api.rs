@@ -621,30 +621,13 @@ pub(crate) async fn export_records(
         })
         .await?;
     let file = format!("wangge-campaign-{}", Utc::now().format("%Y%m%d"));
-    let (content_type, body) = if format == "csv" {
-        let mut body = b"\xEF\xBB\xBF".to_vec();
-        body.extend(csv_bytes);
-        ("text/csv; charset=utf-8", body)
-    } else {
-        let lang = crate::console::Lang::from_headers(headers);
-        let bytes = crate::console::report::workbook(lang, &[("campaign_records", csv_bytes)])
-            .map_err(ApiError::internal)?;
-        (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            bytes,
-        )
-    };
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file}.{format}\""),
-            ),
-        ],
-        body,
+    crate::console::report::download(
+        format,
+        &file,
+        "campaign_records",
+        csv_bytes,
+        crate::console::Lang::from_headers(headers),
     )
-        .into_response())
 }
 
 /// Whether a reader may see this record of a campaign they see: in their part of it, or

@@ -1258,36 +1258,13 @@ pub async fn get_daily(
     let answer = daily(&state, &user.actor, q.date.as_deref(), q.region.as_deref()).await?;
     let file = format!("wangge-field-daily-{}", answer.date.replace('-', ""));
     match format {
-        "csv" => {
-            let mut body = b"\xEF\xBB\xBF".to_vec();
-            body.extend(daily_csv(&answer.rows)?);
-            Ok((
-                [
-                    (
-                        axum::http::header::CONTENT_TYPE,
-                        "text/csv; charset=utf-8".to_owned(),
-                    ),
-                    (
-                        axum::http::header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{file}.csv\""),
-                    ),
-                ],
-                body,
-            )
-                .into_response())
-        }
-        "xlsx" => {
-            let lang = crate::console::Lang::from_headers(&headers);
-            let bytes = crate::console::report::workbook(
-                lang,
-                &[("field_daily", daily_csv(&answer.rows)?)],
-            )
-            .map_err(ApiError::internal)?;
-            Ok(crate::console::desks::xlsx_response(
-                bytes,
-                &format!("{file}.xlsx"),
-            ))
-        }
+        "csv" | "xlsx" => crate::console::report::download(
+            format,
+            &file,
+            "field_daily",
+            daily_csv(&answer.rows)?,
+            crate::console::Lang::from_headers(&headers),
+        ),
         _ => Ok(Json(answer).into_response()),
     }
 }

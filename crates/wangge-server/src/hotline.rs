@@ -20,8 +20,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
@@ -1431,35 +1431,7 @@ pub fn outcomes_file(
     }
     let csv_bytes = w.into_inner().map_err(ApiError::internal)?;
     let file = format!("wangge-hotline-outcomes-{}", Utc::now().format("%Y%m%d"));
-    let (content_type, body) = match format {
-        "csv" => {
-            let mut body = b"\xEF\xBB\xBF".to_vec();
-            body.extend(csv_bytes);
-            ("text/csv; charset=utf-8", body)
-        }
-        "xlsx" => (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            crate::console::report::workbook(lang, &[("hotline_outcomes", csv_bytes)])
-                .map_err(ApiError::internal)?,
-        ),
-        _ => {
-            return Err(ApiError::invalid_field(
-                "format",
-                "format must be csv or xlsx",
-            ));
-        }
-    };
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file}.{format}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    crate::console::report::download(format, &file, "hotline_outcomes", csv_bytes, lang)
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

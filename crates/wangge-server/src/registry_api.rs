@@ -217,30 +217,13 @@ async fn export<T: Serialize>(
         })
         .await?;
     let file = format!("wangge-{what}-{}", Utc::now().format("%Y%m%d"));
-    let (content_type, body) = if format == "csv" {
-        let mut body = b"\xEF\xBB\xBF".to_vec();
-        body.extend(csv_bytes);
-        ("text/csv; charset=utf-8", body)
-    } else {
-        let lang = crate::console::Lang::from_headers(headers);
-        let bytes = crate::console::report::workbook(lang, &[(what, csv_bytes)])
-            .map_err(ApiError::internal)?;
-        (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            bytes,
-        )
-    };
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, content_type.to_owned()),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file}.{format}\""),
-            ),
-        ],
-        body,
+    crate::console::report::download(
+        format,
+        &file,
+        what,
+        csv_bytes,
+        crate::console::Lang::from_headers(headers),
     )
-        .into_response())
 }
 
 fn answer<T: Serialize>(items: Vec<T>, offset: i64, limit: i64, total: Option<i64>) -> Response {

@@ -24,6 +24,37 @@ const TEXT_COLUMNS: &[&str] = &[
     "案件 case_id",
 ];
 
+/// A table for download: `csv` as written (UTF-8 with a BOM, so Excel reads the Chinese), or any
+/// other format as a one-sheet workbook headed in `lang`. The file is `{file}.{csv|xlsx}`.
+pub fn download(
+    format: &str,
+    file: &str,
+    sheet: &str,
+    csv_bytes: Vec<u8>,
+    lang: Lang,
+) -> Result<axum::response::Response, crate::error::ApiError> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    if format == "csv" {
+        let mut body = b"\xEF\xBB\xBF".to_vec();
+        body.extend(csv_bytes);
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{file}.csv\""),
+                ),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+            body,
+        )
+            .into_response());
+    }
+    let bytes = workbook(lang, &[(sheet, csv_bytes)]).map_err(crate::error::ApiError::internal)?;
+    Ok(super::desks::xlsx_response(bytes, &format!("{file}.xlsx")))
+}
+
 /// A workbook of `sheets`: (sheet key, the table as CSV with a header of indicator names).
 pub fn workbook(lang: Lang, sheets: &[(&str, Vec<u8>)]) -> Result<Vec<u8>, String> {
     build(lang, sheets).map_err(|e| e.to_string())
