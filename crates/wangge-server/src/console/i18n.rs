@@ -219,6 +219,13 @@ mod tests {
             "case.payload." => ["reason", "note", "text", "unit_name", "unit"]
                 .map(String::from)
                 .to_vec(),
+            "hotline.link." => ["created", "matched", "duplicate"]
+                .map(String::from)
+                .to_vec(),
+            "hotline.result." => wangge_domain::hotline::VerificationResult::ALL
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
             "login.error." => ["invalid_credentials", "throttled"]
                 .map(String::from)
                 .to_vec(),
