@@ -14,6 +14,12 @@ const INTERVAL_S = 10;
 /** About 30 m east at the demo city's latitude. */
 const STEP_DEG = 0.0003;
 
+/** Fixes recorded so far: those the server took plus those still queued on the phone. */
+function recorded(n) {
+  const count = (sel) => Number(document.querySelector(sel).textContent);
+  return count('[data-field=points]') + count('[data-testid=queued]') >= n;
+}
+
 let server;
 let browser;
 const users = [];
@@ -57,7 +63,7 @@ test('a grid worker patrols their grid and the street sees the track', { timeout
     await page.click('[data-testid=start-patrol]');
     await page.waitForSelector('[data-testid=patrol-app][data-state=running]');
     // The first fix is recorded at once.
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid=queued]').textContent) >= 1);
+    await page.waitForFunction(recorded, 1);
   });
 
   await step(worker, 'walk east: a fix every interval', async (page) => {
@@ -68,11 +74,7 @@ test('a grid worker patrols their grid and the street sees the track', { timeout
         latitude: start.latitude,
         accuracy: 8,
       });
-      await page.waitForFunction(
-        (n) => Number(document.querySelector('[data-testid=queued]').textContent) >= n,
-        i + 1,
-        { timeout: 15_000 },
-      );
+      await page.waitForFunction(recorded, i + 1, { timeout: 15_000 });
     }
     const shown = Number(await page.textContent('[data-field=length]'));
     assert.ok(shown >= 50 && shown <= 70, `the length so far: ${shown} m`);
