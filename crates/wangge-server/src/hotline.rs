@@ -366,7 +366,7 @@ pub async fn import(
     headers: &BTreeMap<&'static str, String>,
 ) -> ApiResult<ImportAnswer> {
     require_centre(actor)?;
-    let rule = MatchRule::default();
+    let rule = state.config.evaluation.hotline_match;
     let mut problems = Vec::new();
     let mut parsed = Vec::with_capacity(incoming.len());
     // A file's problems name its own headers; a push's name the fields.

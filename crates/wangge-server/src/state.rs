@@ -64,6 +64,9 @@ pub struct EvaluationSettings {
     pub areas: wangge_domain::evaluation::AreaWeights,
     pub people: wangge_domain::evaluation::PeopleWeights,
     pub missed: wangge_domain::evaluation::MissedRule,
+    /// When a hotline ticket is about a case already held (docs/hotline.md): linked to it, and
+    /// counted on the patrol's side when a patrol found it first.
+    pub hotline_match: wangge_domain::hotline::MatchRule,
 }
 
 impl EvaluationSettings {
@@ -157,6 +160,9 @@ impl EvaluationSettings {
                 self.missed.window_hours
             ));
         }
+        self.hotline_match
+            .check()
+            .map_err(|e| format!("hotline_match.{}: {}", e.field, e.message))?;
         Ok(())
     }
 }
@@ -565,6 +571,10 @@ mod evaluation_settings_tests {
             (r#"{"units": {"handlng": 3}}"#, "handlng"),
             (r#"{"areas": {"closure": -1}}"#, "areas.closure"),
             (r#"{"missed": {"radius_m": 0}}"#, "missed.radius_m"),
+            (
+                r#"{"hotline_match": {"after_hours": -1}}"#,
+                "hotline_match.after_hours",
+            ),
             (
                 r#"{"people": {"volume_steps": [[1, 400]]}}"#,
                 "volume_steps[0]",
