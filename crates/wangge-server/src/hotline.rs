@@ -1390,15 +1390,11 @@ struct OutcomeLine {
     callback: String,
 }
 
-/// An instant as the platform writes it: Beijing wall-clock time.
-fn beijing(at: DateTime<Utc>) -> String {
-    match chrono::FixedOffset::east_opt(8 * 3600) {
-        Some(tz) => at
-            .with_timezone(&tz)
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string(),
-        None => at.to_rfc3339(),
-    }
+/// An instant as the platform writes it: wall-clock time in the working calendar's zone.
+fn local(at: DateTime<Utc>, zone: chrono::FixedOffset) -> String {
+    at.with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 /// The outcomes of tickets whose cases ended in the period, as CSV (with a BOM) or a workbook;
@@ -1407,13 +1403,14 @@ pub fn outcomes_file(
     rows: Vec<TicketRow>,
     format: &str,
     lang: crate::console::Lang,
+    zone: chrono::FixedOffset,
 ) -> ApiResult<Response> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for t in rows {
         w.serialize(OutcomeLine {
             ticket_no: t.ticket_no,
             channel: t.channel,
-            received_at: beijing(t.received_at),
+            received_at: local(t.received_at, zone),
             category: t.category_code,
             address: t.address.unwrap_or_default(),
             grid: t.grid_code,
@@ -1424,7 +1421,7 @@ pub fn outcomes_file(
             patrol_first: if t.patrol_first { "是" } else { "否" },
             outcome: t.outcome.unwrap_or_default(),
             note: t.outcome_note.unwrap_or_default(),
-            closed_at: t.closed_at.map(beijing).unwrap_or_default(),
+            closed_at: t.closed_at.map(|at| local(at, zone)).unwrap_or_default(),
             callback: t.callback_status.unwrap_or_default(),
         })
         .map_err(ApiError::internal)?;
@@ -1608,7 +1605,12 @@ pub async fn export_outcomes(
     }
     let f = outcome_filter(&state, &user.actor, &q)?;
     let rows = state.store.hotline_tickets(&f).await?;
-    outcomes_file(rows, &format, crate::console::Lang::from_headers(&headers))
+    outcomes_file(
+        rows,
+        &format,
+        crate::console::Lang::from_headers(&headers),
+        state.calendar().offset(),
+    )
 }
 
 /// Sends the grid worker of the ticket's grid a verification task (回访核查).

@@ -248,13 +248,11 @@ async fn create_announcement(
     who.check_csrf(&csrf)?;
     who.require(POSTERS)?;
     if let Some(t) = expires {
-        // A datetime-local field: the centre's local time (China Standard Time, UTC+8).
+        // A datetime-local field: the centre's local time (the working calendar's zone).
+        let zone = state.calendar().offset();
         let parsed = chrono::NaiveDateTime::parse_from_str(t.trim(), "%Y-%m-%dT%H:%M")
             .ok()
-            .and_then(|n| {
-                n.and_local_timezone(chrono::FixedOffset::east_opt(8 * 3600)?)
-                    .single()
-            })
+            .and_then(|n| n.and_local_timezone(zone).single())
             .map(|t| t.with_timezone(&chrono::Utc));
         match parsed {
             Some(t) => req.expires_at = Some(t),

@@ -40,15 +40,6 @@ struct KeyView {
     revoked_at: Option<String>,
 }
 
-fn beijing(t: chrono::DateTime<chrono::Utc>) -> String {
-    let offset = chrono::FixedOffset::east_opt(8 * 3600).unwrap_or(chrono::Utc.fix());
-    t.with_timezone(&offset)
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
-}
-
-use chrono::Offset;
-
 pub(super) async fn keys_page(
     State(state): State<AppState>,
     who: ConsoleUser,
@@ -83,9 +74,9 @@ async fn show(
             prefix: k.prefix,
             region_code: k.region_code,
             created_by: k.created_by,
-            created_at: beijing(k.created_at),
-            last_used_at: k.last_used_at.map(beijing),
-            revoked_at: k.revoked_at.map(beijing),
+            created_at: k.created_at.to_rfc3339(),
+            last_used_at: k.last_used_at.map(|t| t.to_rfc3339()),
+            revoked_at: k.revoked_at.map(|t| t.to_rfc3339()),
         })
         .collect();
     let (issued_name, issued_key) = issued.unzip();
